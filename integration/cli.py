@@ -1,0 +1,144 @@
+"""Command line: `python -m integration ...` (also installed as `integration`).
+
+Errors a person can fix (a bad setting, a bad argument) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+import click
+from sqlalchemy.engine import make_url
+
+from .config import ConfigError, Settings, load_settings, setting_fields
+
+log = logging.getLogger("integration")
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj.get("settings") if ctx.obj else None
+    if settings is None:
+        settings = load_settings()
+        ctx.ensure_object(dict)["settings"] = settings
+    return settings
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Ignus SLA service for Zoho Desk."""
+    ctx.ensure_object(dict)
+
+
+def safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the all-in-one service (web now; worker and clock join it as they land)."""
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+    from .logs import configure_logging
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    server = make_server(settings.host, settings.port, app, threaded=True)
+    click.echo(
+        f"listening on http://{settings.host}:{server.port} "
+        f"database={safe_url(settings.database_url)} "
+        f"zoho-write-back={settings.write_back_mode}",
+        err=False,
+    )
+    sys.stdout.flush()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: shutting down", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        server.serve_forever()
+    finally:
+        app.extensions["integration"].dispose()
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the Alembic migrations."""
+    from . import db
+
+    settings = _settings(ctx)
+    db.upgrade(settings.database_url, revision)
+    click.echo(f"database {safe_url(settings.database_url)} at revision {revision}")
+
+
+@db_group.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the applied migration revision."""
+    from . import db
+
+    settings = _settings(ctx)
+    engine = db.make_engine(settings.database_url)
+    try:
+        click.echo(db.current_revision(engine) or "none")
+    finally:
+        engine.dispose()
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Settings."""
+
+
+@config_group.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print every setting with its value (secrets hidden)."""
+    settings = _settings(ctx)
+    for name, env, _default, _doc in setting_fields():
+        value = getattr(settings, name)
+        if env == "DATABASE_URL":
+            value = safe_url(value)
+        click.echo(f"{env}={value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="integration",
+        )
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    return result if isinstance(result, int) else 0

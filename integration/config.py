@@ -1,0 +1,239 @@
+"""Settings: read once, validated once, passed everywhere.
+
+`load_settings()` merges `.env` (python-dotenv) under the process environment, parses every variable
+into a typed field and raises `ConfigError` with one line naming the variable when a value is wrong.
+Nothing here runs at import time. Secrets are wrapped in `Secret`, whose repr never shows the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/integration.db"
+
+
+class ConfigError(ValueError):
+    """A setting has a wrong value. The message is one line naming the variable."""
+
+
+class Secret:
+    """A string that does not print itself (logs, reprs, tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+# --- parsers: each takes the raw string and returns the value or raises ValueError(expected) ---
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"an integer between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"an integer between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"a number between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"a number between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        lowered = {a.lower(): a for a in allowed}
+        if value.lower() not in lowered:
+            raise ValueError("one of " + ", ".join(allowed))
+        return lowered[value.lower()]
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("true or false")
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+def _url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("an http:// or https:// URL")
+    return value
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("sqlite:", "postgres")):
+        raise ValueError("a sqlite:/// or postgresql+psycopg:// URL")
+    if value.startswith("postgres://") or value.startswith("postgresql://"):
+        # Heroku-style URLs: use psycopg 3, the driver we ship.
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def _existing_file(raw: str) -> str:
+    value = raw.strip()
+    if value and not Path(value).is_file():
+        raise ValueError("the path of an existing file")
+    return value
+
+
+def _setting(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
+    return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
+
+
+ZOHO_DATA_CENTRES = ("com", "eu", "in", "com.au", "jp", "com.cn", "ca", "sa")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service. `config.example.env` documents the same list."""
+
+    database_url: str = _setting(
+        "DATABASE_URL", _database_url, DEFAULT_DATABASE_URL, "SQLAlchemy URL of the database"
+    )
+    db_busy_timeout_ms: int = _setting(
+        "DB_BUSY_TIMEOUT_MS", _int_between(0, 600_000), "5000", "SQLite busy timeout"
+    )
+    db_connect_timeout_s: int = _setting(
+        "DB_CONNECT_TIMEOUT_S", _int_between(1, 120), "3", "PostgreSQL connect timeout"
+    )
+    host: str = _setting("HOST", _text, "127.0.0.1", "address `run` listens on")
+    port: int = _setting("PORT", _int_between(1, 65535), "8000", "port `run` listens on")
+    web_workers: int = _setting("WEB_WORKERS", _int_between(1, 64), "2", "gunicorn workers")
+    web_threads: int = _setting("WEB_THREADS", _int_between(1, 64), "4", "threads per worker")
+    log_level: str = _setting(
+        "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "log level"
+    )
+    log_format: str = _setting("LOG_FORMAT", _choice("text", "json"), "text", "log line format")
+    sla_policy_file: str = _setting(
+        "SLA_POLICY_FILE", _existing_file, "", "policy TOML; empty = the shipped Ignus policy"
+    )
+    zoho_dc: str = _setting("ZOHO_DC", _choice(*ZOHO_DATA_CENTRES), "com", "Zoho data centre")
+    zoho_desk_base_url: str = _setting(
+        "ZOHO_DESK_BASE_URL", _url, "", "override of the Desk host (API at $URL/api/v1)"
+    )
+    zoho_accounts_url: str = _setting(
+        "ZOHO_ACCOUNTS_URL", _url, "", "override of the Zoho accounts (OAuth) host"
+    )
+    zoho_org_id: str = _setting("ZOHO_ORG_ID", _text, "", "Zoho Desk organisation id")
+    zoho_client_id: str = _setting("ZOHO_CLIENT_ID", _text, "", "OAuth client id")
+    zoho_client_secret: Secret = _setting("ZOHO_CLIENT_SECRET", _secret, "", "OAuth client secret")
+    zoho_refresh_token: Secret = _setting("ZOHO_REFRESH_TOKEN", _secret, "", "OAuth refresh token")
+    zoho_timeout_connect_s: float = _setting(
+        "ZOHO_TIMEOUT_CONNECT_S", _float_between(0.1, 60), "5", "connect timeout of Zoho calls"
+    )
+    zoho_timeout_read_s: float = _setting(
+        "ZOHO_TIMEOUT_READ_S", _float_between(0.1, 300), "30", "read timeout of Zoho calls"
+    )
+    zoho_max_concurrency: int = _setting(
+        "ZOHO_MAX_CONCURRENCY", _int_between(1, 25), "4", "parallel Zoho calls per process"
+    )
+    zoho_max_retries: int = _setting(
+        "ZOHO_MAX_RETRIES", _int_between(0, 20), "5", "retries of a retryable Zoho error"
+    )
+
+    @property
+    def zoho_configured(self) -> bool:
+        """Write-back is live only with a full set of credentials; otherwise dry-run."""
+        return bool(
+            self.zoho_org_id
+            and self.zoho_client_id
+            and self.zoho_client_secret
+            and self.zoho_refresh_token
+        )
+
+    @property
+    def write_back_mode(self) -> str:
+        return "live" if self.zoho_configured else "dry-run"
+
+    def replace(self, **changes: Any) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def setting_fields() -> list[tuple[str, str, str, str]]:
+    """(field name, variable, default, meaning) for every setting, in declaration order."""
+    return [
+        (f.name, f.metadata["env"], f.metadata["default"], f.metadata["doc"])
+        for f in fields(Settings)
+    ]
+
+
+def settings_from_mapping(values: Mapping[str, str]) -> Settings:
+    """Parse settings from a mapping of variable name to raw string (defaults fill the rest)."""
+    parsed: dict[str, Any] = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        raw = values.get(env)
+        if raw is None:
+            raw = f.metadata["default"]
+        try:
+            parsed[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            shown = "<hidden>" if f.type == "Secret" else repr(raw)
+            raise ConfigError(f"{env}: expected {exc}, got {shown}") from None
+    return Settings(**parsed)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+) -> Settings:
+    """Settings from `.env` (when present) overridden by the environment."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return settings_from_mapping(merged)

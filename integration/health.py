@@ -1,0 +1,55 @@
+"""Liveness and readiness endpoints.
+
+`/healthz` touches nothing: the process answers, so it is alive. `/readyz` runs every registered
+readiness check (database now; Zoho auth, backlog and clock heartbeat join as they land) and answers
+503 naming each failing check, so a load balancer stops sending work we could not store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, jsonify
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+class CheckFailed(Exception):
+    """A readiness check did not pass; the message says why (never a secret)."""
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    name: str
+    run: Callable[[], str]  # returns a short detail, raises on failure
+
+
+def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[dict[str, object]]]:
+    results: list[dict[str, object]] = []
+    for check in checks:
+        try:
+            detail = check.run()
+            results.append({"name": check.name, "ok": True, "detail": detail})
+        except Exception as exc:  # a readiness probe must report, never crash
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("readiness check %s failed: %s", check.name, reason)
+            results.append({"name": check.name, "ok": False, "detail": reason[:300]})
+    return all(r["ok"] for r in results), results
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():  # type: ignore[no-untyped-def]
+    ok, results = run_checks(current_app.extensions["integration"].readiness_checks)
+    body: dict[str, object] = {"status": "ready" if ok else "not ready", "checks": results}
+    if not ok:
+        body["failing"] = [r["name"] for r in results if not r["ok"]]
+    return jsonify(body), 200 if ok else 503
