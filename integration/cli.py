@@ -142,3 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     return result if isinstance(result, int) else 0
+
+
+# Command groups defined in their own modules register on `cli` when imported.
+from . import sla_cli  # noqa: E402, F401

@@ -1,0 +1,546 @@
+"""The policy file (TOML): loaded, validated, and turned into plain objects.
+
+Errors name the key and the bad value, e.g. `priorities.High.response: "1 dya" is not a duration`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .calendar import (
+    BusinessCalendar,
+    CalendarError,
+    DateRule,
+    DayOff,
+    PartialClosure,
+    parse_clock,
+    parse_window,
+)
+from .durations import Duration, DurationError, parse_duration, parse_range
+from .text import normalize
+
+KINDS = ("standard", "third_party", "operations", "billable")
+PRIORITY_CHANGE_MODES = ("restart_at_change", "from_creation")
+DEADLINE_NAMES = ("response_due", "resolution_target", "resolution_due")
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MATCH_FIELDS = (
+    "category",
+    "subCategory",
+    "classification",
+    "product",
+    "channel",
+    "department",
+    "account",
+)
+
+
+class PolicyError(ValueError):
+    """The policy file is wrong; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    calendar: str
+    response: Duration
+    resolution_target: Duration
+    resolution_due: Duration
+
+
+@dataclass(frozen=True)
+class Priority:
+    key: str
+    names: tuple[str, ...]
+    rank: int  # 1 = most urgent
+    zoho_value: str
+    targets: Targets
+
+
+@dataclass(frozen=True)
+class Readings:
+    priority_change: str = "restart_at_change"
+    escalation_never_later: tuple[str, ...] = ("resolution_due",)
+    pause_status_types: tuple[str, ...] = ("On Hold",)
+    pause_statuses: tuple[str, ...] = ()
+    never_pause_statuses: tuple[str, ...] = ()
+    warning_fraction: float = 0.75
+
+    def pauses(self, status: str | None, status_type: str | None) -> bool:
+        """Whether a ticket in this status (and Zoho status type) has its clocks stopped."""
+        name = normalize(status or "")
+        if name and name in {normalize(s) for s in self.never_pause_statuses}:
+            return False
+        if name and name in {normalize(s) for s in self.pause_statuses}:
+            return True
+        return normalize(status_type or "") in {normalize(s) for s in self.pause_status_types}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    priority: str
+    kind: str = "standard"
+    vendor: str = ""
+    description: str = ""
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, normalized accepted values)
+    keywords: tuple[str, ...] = ()  # as written; "*" at the end = any word starting so
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DedicatedPlan:
+    id: str
+    name: str
+    accounts: tuple[str, ...]
+    account_field: tuple[str, tuple[str, ...]] | None
+    valid_from: date | None
+    valid_to: date | None
+    targets: dict[str, Targets]
+
+    def covers(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    third_party_follow_up: Duration = Duration(days=1)
+    vendors: tuple[str, ...] = ()
+    eta_reminder: Duration = Duration(seconds=4 * 3600)
+    quote_pending_statuses: tuple[str, ...] = ()
+    quote_pending_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    response_due: str = "cf_sla_response_due"
+    resolution_target: str = "cf_sla_resolution_target"
+    resolution_due: str = "cf_sla_resolution_due"
+    status: str = "cf_sla_status"
+    rule: str = "cf_sla_rule"
+    eta: str = "cf_eta"
+    quote_status: str = "cf_quote_status"
+    write_due_date: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    version: str
+    timezone: str
+    language: str
+    default_priority: str
+    readings: Readings
+    calendars: dict[str, BusinessCalendar]
+    priorities: dict[str, Priority]
+    rules: tuple[Rule, ...]
+    plans: tuple[DedicatedPlan, ...] = ()
+    kinds: KindSettings = field(default_factory=KindSettings)
+    fields: FieldNames = field(default_factory=FieldNames)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def priority(self, name: str) -> Priority:
+        """The priority called `name` in English or Spanish, any case, with or without accents."""
+        priority = self.priorities.get(name) or self._aliases.get(normalize(name))
+        if priority is not None:
+            return priority
+        known = ", ".join(self.priorities)
+        raise PolicyError(f'unknown priority "{name}" (known: {known})')
+
+    @cached_property
+    def _aliases(self) -> dict[str, Priority]:
+        aliases = {}
+        for priority in self.priorities.values():
+            for alias in (priority.key, *priority.names):
+                aliases[normalize(alias)] = priority
+        return aliases
+
+    def find_priority(self, name: str | None) -> Priority | None:
+        if not name:
+            return None
+        try:
+            return self.priority(name)
+        except PolicyError:
+            return None
+
+    def calendar_for(self, targets: Targets) -> BusinessCalendar:
+        return self.calendars[targets.calendar]
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+
+
+def shipped_policy_path() -> Path:
+    return Path(str(resources.files("integration.rules") / "ignus.toml"))
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy file; the shipped Ignus policy when `path` is empty."""
+    source = Path(path) if path else shipped_policy_path()
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"{source}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    return parse_policy(data)
+
+
+class _Reader:
+    """Reads one table of the TOML document, naming the key path in every error."""
+
+    def __init__(self, data: dict[str, Any], path: str) -> None:
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: expected a table")
+        self.data = data
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise PolicyError(f"{self.key(name)}: missing")
+            return default
+        value = self.data[name]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise PolicyError(f"{self.key(name)}: {value!r} is not a {names}")
+        return value
+
+    def strings(self, name: str, default: list[str] | None = None) -> tuple[str, ...]:
+        values = self.get(name, list, [] if default is None else default)
+        for value in values:
+            if not isinstance(value, str):
+                raise PolicyError(f"{self.key(name)}: {value!r} is not a string")
+        return tuple(values)
+
+    def table(self, name: str, default: Any = ...) -> _Reader:
+        return _Reader(self.get(name, dict, default), self.key(name))
+
+    def duration(self, name: str) -> Duration:
+        raw = self.get(name, str)
+        try:
+            return parse_duration(raw)
+        except DurationError as exc:
+            raise PolicyError(f"{self.key(name)}: {exc}") from None
+
+    def band(self, name: str) -> tuple[Duration, Duration]:
+        raw = self.get(name, (str, list))
+        try:
+            return parse_range(raw)
+        except DurationError as exc:
+            raise PolicyError(f"{self.key(name)}: {exc}") from None
+
+
+def parse_policy(data: dict[str, Any]) -> Policy:
+    root = _Reader(data, "")
+    head = root.table("policy")
+    timezone = head.get("timezone", str)
+    _check_timezone(timezone, head.key("timezone"))
+    calendars = _calendars(root.table("calendars"), timezone)
+    priorities = _priorities(root.table("priorities"), calendars)
+    return Policy(
+        name=head.get("name", str),
+        version=head.get("version", str),
+        timezone=timezone,
+        language=_choice(head, "language", ("es", "en"), "es"),
+        default_priority=_priority_key(priorities, head, "default_priority"),
+        readings=_readings(root.table("readings", {})),
+        calendars=calendars,
+        priorities=priorities,
+        rules=_rules(root.get("rules", list, []), priorities),
+        plans=_plans(root.get("dedicated_plans", list, []), priorities, calendars),
+        kinds=_kinds(root.table("kinds", {})),
+        fields=_fields(root.table("fields", {})),
+    )
+
+
+def _check_timezone(name: str, key: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f'{key}: "{name}" is not an IANA time zone') from None
+
+
+def _choice(reader: _Reader, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = reader.get(name, str, default)
+    if value not in allowed:
+        raise PolicyError(f'{reader.key(name)}: "{value}" is not one of {", ".join(allowed)}')
+    return value
+
+
+def find_priority(priorities: dict[str, Priority], name: str) -> Priority | None:
+    wanted = normalize(name)
+    for priority in priorities.values():
+        if wanted == normalize(priority.key) or wanted in map(normalize, priority.names):
+            return priority
+    return None
+
+
+def _priority_key(
+    priorities: dict[str, Priority], reader: _Reader, key: str, name: str | None = None
+) -> str:
+    name = reader.get(key, str) if name is None else name
+    priority = find_priority(priorities, name)
+    if priority is None:
+        raise PolicyError(f'{reader.key(key)}: "{name}" is not a priority of this policy')
+    return priority.key
+
+
+def _date_rule(raw: str, key: str) -> DateRule:
+    rule = DateRule(raw)
+    try:
+        rule.validate()
+    except (CalendarError, ValueError):
+        raise PolicyError(f'{key}: "{raw}" is not a date, MM-DD or easter±N') from None
+    return rule
+
+
+def _calendars(table: _Reader, default_tz: str) -> dict[str, BusinessCalendar]:
+    calendars: dict[str, BusinessCalendar] = {}
+    for name in table.data:
+        cal = table.table(name)
+        timezone = cal.get("timezone", str, default_tz)
+        _check_timezone(timezone, cal.key("timezone"))
+        always_open = cal.get("always_open", bool, False)
+        week: list[tuple[tuple[int, int], ...]] = []
+        if not always_open:
+            for day in DAY_KEYS:
+                windows = []
+                for i, raw in enumerate(cal.strings(day)):
+                    try:
+                        windows.append(parse_window(raw))
+                    except CalendarError as exc:
+                        raise PolicyError(f"{cal.key(day)}[{i}]: {exc}") from None
+                week.append(tuple(sorted(windows)))
+        holidays = cal.table("holidays", {})
+        days_off = []
+        for i, entry in enumerate(cal.get("days_off", list, [])):
+            key = f"{cal.key('days_off')}[{i}]"
+            if isinstance(entry, str):
+                days_off.append(DayOff(_date_rule(entry, key)))
+            else:
+                item = _Reader(entry, key)
+                days_off.append(
+                    DayOff(
+                        _date_rule(item.get("date", str), item.key("date")),
+                        item.get("name", str, "company day off"),
+                    )
+                )
+        closures = []
+        for i, entry in enumerate(cal.get("closures", list, [])):
+            item = _Reader(entry, f"{cal.key('closures')}[{i}]")
+            try:
+                start, end = parse_clock(item.get("from", str)), parse_clock(item.get("to", str))
+            except CalendarError as exc:
+                raise PolicyError(f"{item.path}: {exc}") from None
+            if end <= start:
+                raise PolicyError(f"{item.path}: closes at {item.data['to']} before it opens")
+            closures.append(
+                PartialClosure(
+                    _date_rule(item.get("date", str), item.key("date")),
+                    start,
+                    end,
+                    item.get("name", str, "partial closure"),
+                )
+            )
+        day_length = cal.duration("day_length") if "day_length" in cal.data else None
+        if day_length is not None and day_length.days:
+            raise PolicyError(f"{cal.key('day_length')}: give the day length in hours")
+        try:
+            calendars[name] = BusinessCalendar(
+                name=name,
+                timezone=timezone,
+                week=tuple(week),
+                always_open=always_open,
+                holiday_country=holidays.get("country", str, ""),
+                holiday_subdivision=holidays.get("subdivision", str, ""),
+                holiday_language=holidays.get("language", str, ""),
+                days_off=tuple(days_off),
+                closures=tuple(closures),
+                day_length_s=day_length.seconds if day_length else 0.0,
+            )
+            calendars[name].closed_reason(date(2026, 1, 1))  # the holiday source answers
+        except (CalendarError, NotImplementedError, KeyError) as exc:
+            raise PolicyError(f"{cal.path}: {exc}") from None
+    if not calendars:
+        raise PolicyError("calendars: at least one calendar is needed")
+    return calendars
+
+
+def _targets(reader: _Reader, calendars: dict[str, BusinessCalendar]) -> Targets:
+    calendar = reader.get("calendar", str)
+    if calendar not in calendars:
+        raise PolicyError(
+            f'{reader.key("calendar")}: "{calendar}" is not a calendar of this policy'
+        )
+    low, high = reader.band("resolution")
+    return Targets(calendar, reader.duration("response"), low, high)
+
+
+def _priorities(table: _Reader, calendars: dict[str, BusinessCalendar]) -> dict[str, Priority]:
+    priorities = {}
+    for key in table.data:
+        item = table.table(key)
+        priorities[key] = Priority(
+            key=key,
+            names=item.strings("names", [key]),
+            rank=item.get("rank", int),
+            zoho_value=item.get("zoho_value", str, key),
+            targets=_targets(item, calendars),
+        )
+    if not priorities:
+        raise PolicyError("priorities: at least one priority is needed")
+    ranks = [p.rank for p in priorities.values()]
+    if len(set(ranks)) != len(ranks):
+        raise PolicyError("priorities: every priority needs its own rank")
+    return dict(sorted(priorities.items(), key=lambda kv: kv[1].rank))
+
+
+def _readings(reader: _Reader) -> Readings:
+    capped = reader.strings("escalation_never_later", ["resolution_due"])
+    for name in capped:
+        if name not in DEADLINE_NAMES:
+            raise PolicyError(
+                f'{reader.key("escalation_never_later")}: "{name}" is not one of '
+                + ", ".join(DEADLINE_NAMES)
+            )
+    fraction = reader.get("warning_fraction", (float, int), 0.75)
+    if not 0 < fraction <= 1:
+        raise PolicyError(f"{reader.key('warning_fraction')}: {fraction} is not in (0, 1]")
+    return Readings(
+        priority_change=_choice(
+            reader, "priority_change", PRIORITY_CHANGE_MODES, "restart_at_change"
+        ),
+        escalation_never_later=capped,
+        pause_status_types=reader.strings("pause_status_types", ["On Hold"]),
+        pause_statuses=reader.strings("pause_statuses"),
+        never_pause_statuses=reader.strings("never_pause_statuses"),
+        warning_fraction=float(fraction),
+    )
+
+
+def _kinds(reader: _Reader) -> KindSettings:
+    third = reader.table("third_party", {})
+    ops = reader.table("operations", {})
+    billable = reader.table("billable", {})
+    return KindSettings(
+        third_party_follow_up=third.duration("follow_up_every")
+        if "follow_up_every" in third.data
+        else Duration(days=1),
+        vendors=third.strings("vendors"),
+        eta_reminder=ops.duration("eta_reminder_every")
+        if "eta_reminder_every" in ops.data
+        else Duration(seconds=4 * 3600),
+        quote_pending_statuses=billable.strings("quote_pending_statuses"),
+        quote_pending_values=billable.strings("quote_pending_values"),
+    )
+
+
+def _fields(reader: _Reader) -> FieldNames:
+    defaults = FieldNames()
+    values: dict[str, Any] = {}
+    for name in FieldNames.__dataclass_fields__:
+        default = getattr(defaults, name)
+        values[name] = reader.get(name, type(default), default)
+    return FieldNames(**values)
+
+
+def _rules(entries: list[Any], priorities: dict[str, Priority]) -> tuple[Rule, ...]:
+    rules = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        item = _Reader(entry, f"rules[{i}]")
+        rule_id = item.get("id", str)
+        item.path = f"rules.{rule_id}"
+        if rule_id in seen:
+            raise PolicyError(f"{item.path}: duplicate rule id")
+        seen.add(rule_id)
+        kind = _choice(item, "kind", KINDS, "standard")
+        vendor = item.get("vendor", str, "")
+        if kind == "third_party" and not vendor:
+            raise PolicyError(f"{item.key('vendor')}: a third_party rule names its vendor")
+        match = item.table("match", {})
+        conditions = []
+        for name in match.data:
+            if name not in MATCH_FIELDS and not name.startswith("cf_"):
+                raise PolicyError(f'{match.key(name)}: "{name}" is not a field a rule can match')
+            values = match.get(name, (str, list))
+            values = [values] if isinstance(values, str) else values
+            conditions.append((name, tuple(normalize(str(v)) for v in values)))
+        keywords = tuple(k for k in item.strings("keywords") if normalize(k))
+        if not conditions and not keywords:
+            raise PolicyError(f"{item.path}: a rule needs `match` fields or `keywords`")
+        rules.append(
+            Rule(
+                id=rule_id,
+                priority=_priority_key(priorities, item, "priority"),
+                kind=kind,
+                vendor=vendor,
+                description=item.get("description", str, ""),
+                fields=tuple(conditions),
+                keywords=keywords,
+                exclude=item.strings("exclude"),
+            )
+        )
+    return tuple(rules)
+
+
+def _plans(
+    entries: list[Any], priorities: dict[str, Priority], calendars: dict[str, BusinessCalendar]
+) -> tuple[DedicatedPlan, ...]:
+    plans = []
+    for i, entry in enumerate(entries):
+        item = _Reader(entry, f"dedicated_plans[{i}]")
+        plan_id = item.get("id", str)
+        item.path = f"dedicated_plans.{plan_id}"
+        account_field = None
+        if "account_field" in item.data:
+            af = item.table("account_field")
+            account_field = (
+                af.get("field", str),
+                tuple(normalize(v) for v in af.strings("values")),
+            )
+        accounts = item.strings("accounts")
+        if not accounts and account_field is None:
+            raise PolicyError(f"{item.path}: a plan names `accounts` or an `account_field`")
+        targets = {}
+        table = item.table("priorities")
+        for name in table.data:
+            key = _priority_key(priorities, table, name, name)
+            targets[key] = _targets(table.table(name), calendars)
+        plans.append(
+            DedicatedPlan(
+                id=plan_id,
+                name=item.get("name", str, plan_id),
+                accounts=accounts,
+                account_field=account_field,
+                valid_from=_date(item, "valid_from"),
+                valid_to=_date(item, "valid_to"),
+                targets=targets,
+            )
+        )
+    return tuple(plans)
+
+
+def _date(reader: _Reader, name: str) -> date | None:
+    value = reader.get(name, (str, date), None)
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PolicyError(f'{reader.key(name)}: "{value}" is not a date YYYY-MM-DD') from None

@@ -1,0 +1,207 @@
+"""`integration sla ...`: answer "why is this due then?" from the command line.
+
+A public contract used by support leads and ops: JSON field names and exit codes are stable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from .cli import UserError, cli
+from .rules import (
+    EtaChange,
+    Hold,
+    PolicyError,
+    PriorityChange,
+    Request,
+    TicketHistory,
+    classify,
+    compute_deadlines,
+    evaluate,
+    explain,
+    load_policy,
+)
+from .rules.deadlines import Deadline
+from .rules.policy import KINDS
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    """UTC ISO-8601 with seconds and a trailing Z: 2026-11-30T14:30:00Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
+    """ISO-8601; a naive time is read in the policy time zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f'{what}: "{text}" is not an ISO-8601 time') from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _policy(path: str | None):  # type: ignore[no-untyped-def]
+    from .config import load_settings
+
+    try:
+        return load_policy(path or load_settings().sla_policy_file or None)
+    except PolicyError as exc:
+        raise UserError(f"policy: {exc}") from None
+
+
+def _deadline_json(deadline: Deadline) -> dict[str, object]:
+    return {
+        "due": iso_z(deadline.due),
+        "start": iso_z(deadline.start),
+        "business_seconds": deadline.seconds,
+        "note": deadline.note,
+        "counted": [[iso_z(a), iso_z(b)] for a, b in deadline.counted()],
+    }
+
+
+@cli.group("sla")
+def sla() -> None:
+    """Compute and explain deadlines; classify requests."""
+
+
+@sla.command("compute")
+@click.option("--priority", required=True, help="Urgent/Urgente, High/Alta, Medium/Media, Low/Baja")
+@click.option("--created", required=True, help="creation time, ISO-8601")
+@click.option("--hold", "holds", multiple=True, help="START/END of a hold (END may be empty)")
+@click.option("--change", "changes", multiple=True, help="AT=PRIORITY: a later priority change")
+@click.option("--responded", help="first public agent response, ISO-8601")
+@click.option("--closed", help="closing time, ISO-8601")
+@click.option("--kind", type=click.Choice(KINDS), default="standard", show_default=True)
+@click.option("--vendor", default="", help="the vendor of a third_party request")
+@click.option("--eta", help="operations ETA, ISO-8601")
+@click.option("--account", default="", help="Zoho account id (dedicated-support plans)")
+@click.option("--now", "now_text", help="evaluate the status at this time (default: now)")
+@click.option("--policy", "policy_path", help="policy TOML (default: SLA_POLICY_FILE or shipped)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+def compute(
+    priority: str,
+    created: str,
+    holds: tuple[str, ...],
+    changes: tuple[str, ...],
+    responded: str | None,
+    closed: str | None,
+    kind: str,
+    vendor: str,
+    eta: str | None,
+    account: str,
+    now_text: str | None,
+    policy_path: str | None,
+    as_json: bool,
+    lang: str,
+) -> None:
+    """Deadlines of one ticket, with the intervals that produced them."""
+    policy = _policy(policy_path)
+    tz = policy.tz
+    try:
+        first = policy.priority(priority).key
+        history_changes = [PriorityChange(parse_instant(created, tz, "--created"), first)]
+        for text in changes:
+            at, sep, name = text.partition("=")
+            if not sep:
+                raise UserError(f'--change: "{text}" is not AT=PRIORITY')
+            moment = parse_instant(at, tz, "--change")
+            history_changes.append(PriorityChange(moment, policy.priority(name).key))
+    except PolicyError as exc:
+        raise UserError(str(exc)) from None
+    created_at = history_changes[0].at
+    history = TicketHistory(
+        created=created_at,
+        priorities=tuple(history_changes),
+        holds=tuple(_hold(text, tz) for text in holds),
+        kind=kind,
+        vendor=vendor,
+        first_response_at=parse_instant(responded, tz, "--responded") if responded else None,
+        closed_at=parse_instant(closed, tz, "--closed") if closed else None,
+        etas=(EtaChange(created_at, parse_instant(eta, tz, "--eta")),) if eta else (),
+        account_id=account,
+    )
+    now = parse_instant(now_text, tz, "--now") if now_text else datetime.now(UTC)
+    deadlines = compute_deadlines(policy, history)
+    status = evaluate(history, deadlines, now)
+    if not as_json:
+        click.echo(explain(policy, history, deadlines, status, lang=lang))
+        return
+    body = {
+        "policy": {"name": policy.name, "version": policy.version},
+        "priority": deadlines.priority.key,
+        "calendar": deadlines.calendar,
+        "kind": deadlines.kind,
+        "plan": deadlines.plan.id if deadlines.plan else None,
+        "created": iso_z(history.created),
+        "response_due": iso_z(deadlines.response.due),
+        "resolution_target": iso_z(deadlines.resolution_target.due),
+        "resolution_due": iso_z(deadlines.resolution_due.due),
+        "response_warning": iso_z(deadlines.response_warning),
+        "resolution_warning": iso_z(deadlines.resolution_warning),
+        "paused_since": iso_z(deadlines.paused_since),
+        "holds": [{"start": iso_z(h.start), "end": iso_z(h.end)} for h in history.holds],
+        "status": status.status,
+        "status_at": iso_z(now),
+        "next_status_change": iso_z(status.next_change_at),
+        "deadlines": {
+            d.name: _deadline_json(d)
+            for d in (deadlines.response, deadlines.resolution_target, deadlines.resolution_due)
+        },
+    }
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _hold(text: str, tz: ZoneInfo) -> Hold:
+    start, sep, end = text.partition("/")
+    if not sep:
+        raise UserError(f'--hold: "{text}" is not START/END')
+    begin = parse_instant(start, tz, "--hold")
+    finish = parse_instant(end, tz, "--hold") if end.strip() else None
+    if finish is not None and finish < begin:
+        raise UserError(f'--hold: "{text}" ends before it starts')
+    return Hold(begin, finish)
+
+
+@sla.command("classify")
+@click.option("--subject", required=True)
+@click.option("--description", default="")
+@click.option("--category", default=None)
+@click.option("--field", "extra", multiple=True, help="NAME=VALUE of another ticket field")
+@click.option("--policy", "policy_path")
+@click.option("--json", "as_json", is_flag=True)
+def classify_command(
+    subject: str,
+    description: str,
+    category: str | None,
+    extra: tuple[str, ...],
+    policy_path: str | None,
+    as_json: bool,
+) -> None:
+    """Which priority and kind a request gets, by which rule, on what evidence."""
+    policy = _policy(policy_path)
+    fields: dict[str, str | None] = {"category": category}
+    for text in extra:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise UserError(f'--field: "{text}" is not NAME=VALUE')
+        fields[name.strip()] = value
+    result = classify(policy, Request(subject=subject, description=description, fields=fields))
+    body = {
+        "priority": result.priority,
+        "kind": result.kind,
+        "vendor": result.vendor or None,
+        "rule": result.rule_id,
+        "rule_description": result.description,
+        "evidence": list(result.evidence),
+    }
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        for key, value in body.items():
+            click.echo(f"{key}: {value}")
