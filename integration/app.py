@@ -35,6 +35,7 @@ class Container:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = utc_now
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    desk: Any = None  # a DeskClient; None = dry-run (no Zoho credentials)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -62,12 +63,33 @@ def build_container(
         settings=settings, engine=engine, sessions=db.make_session_factory(engine), **overrides
     )
     container.readiness_checks.append(ReadinessCheck("database", lambda: _check_database(engine)))
+    if container.desk is None and settings.zoho_configured:
+        from .zoho import build_http_client
+
+        container.desk = build_http_client(settings, container.sessions)
+    if container.desk is not None and hasattr(container.desk, "tokens"):
+        tokens = container.desk.tokens
+        container.readiness_checks.append(
+            ReadinessCheck("zoho_auth", lambda: _check_zoho_auth(tokens, container.clock))
+        )
     return container
 
 
 def _check_database(engine: Engine) -> str:
     db.ping(engine)
     return engine.dialect.name
+
+
+def _check_zoho_auth(tokens: Any, clock: Callable[[], datetime]) -> str:
+    """Fails while Zoho needs re-authorisation; reads the shared state only (no Zoho call)."""
+    from .health import CheckFailed
+
+    state = tokens.state()
+    if state.reauth_required:
+        raise CheckFailed(f"re-authorisation required: {state.reauth_reason}")
+    if state.calls_paused_until is not None and state.calls_paused_until > clock():
+        return f"calls paused until {state.calls_paused_until.isoformat()} (daily credits spent)"
+    return "token cached" if state.access_token else "no token yet"
 
 
 def create_app(config: Settings | Mapping[str, str] | None = None, **overrides: Any) -> Flask:

@@ -145,4 +145,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Command groups defined in their own modules register on `cli` when imported.
-from . import sla_cli  # noqa: E402, F401
+from . import sla_cli, zoho_cli  # noqa: E402, F401

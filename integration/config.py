@@ -122,6 +122,18 @@ def _database_url(raw: str) -> str:
     return value
 
 
+def _uuid_or_empty(raw: str) -> str:
+    value = raw.strip()
+    if value:
+        import uuid
+
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError("a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) or nothing") from None
+    return value
+
+
 def _existing_file(raw: str) -> str:
     value = raw.strip()
     if value and not Path(value).is_file():
@@ -182,6 +194,42 @@ class Settings:
     )
     zoho_max_retries: int = _setting(
         "ZOHO_MAX_RETRIES", _int_between(0, 20), "5", "retries of a retryable Zoho error"
+    )
+    zoho_token_margin_s: int = _setting(
+        "ZOHO_TOKEN_MARGIN_S",
+        _int_between(0, 3000),
+        "300",
+        "refresh the access token this long before it expires",
+    )
+    zoho_credits_pause_s: int = _setting(
+        "ZOHO_CREDITS_PAUSE_S",
+        _int_between(60, 86400),
+        "3600",
+        "pause after THRESHOLD_EXCEEDED when Zoho sends no Retry-After",
+    )
+    zoho_source_id: str = _setting(
+        "ZOHO_SOURCE_ID",
+        _uuid_or_empty,
+        "",
+        "UUID sent as the sourceId header on our writes (pair with the webhook's ignoreSourceId)",
+    )
+    webhook_auth: str = _setting(
+        "WEBHOOK_AUTH",
+        _choice("jwt", "token", "jwt+token"),
+        "jwt",
+        "how deliveries are authenticated: Zoho's X-ZDesk-JWT, a ?token= in the URL, or both",
+    )
+    webhook_token: Secret = _setting(
+        "WEBHOOK_TOKEN", _secret, "", "shared secret expected as ?token= (WEBHOOK_AUTH token)"
+    )
+    zoho_webhook_id: str = _setting(
+        "ZOHO_WEBHOOK_ID", _text, "", "id of our Zoho webhook (the JWT audience webhookId:<id>)"
+    )
+    webhook_update_fields: str = _setting(
+        "WEBHOOK_UPDATE_FIELDS",
+        _text,
+        "status,priority,departmentId,accountId,cf_eta",
+        "Ticket_Update fires only when one of these (max 5) changes; never our own fields",
     )
 
     @property

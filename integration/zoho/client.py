@@ -1,0 +1,331 @@
+"""The Zoho Desk port (`DeskClient`) and its HTTP implementation.
+
+Every call carries `orgId` and `Authorization: Zoho-oauthtoken <token>`, has explicit connect and
+read timeouts, and goes through one retry policy (tenacity): 5xx, timeouts, connection errors and
+`TOO_MANY_REQUESTS` are retried with exponential backoff and jitter, honouring `Retry-After`;
+`THRESHOLD_EXCEEDED` pauses every call until the credits reset; other 4xx are never retried.
+A 401 invalidates the token and replays the call once with a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .auth import TokenManager
+from .errors import (
+    CallsPaused,
+    CreditsExhausted,
+    RetryableError,
+    ServerError,
+    Unauthorized,
+    ZohoError,
+    error_from_response,
+)
+from .hosts import Endpoints
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_EVENT_TYPES = ("Ticket_Add", "Ticket_Update", "Ticket_Thread_Add", "Ticket_Delete")
+
+
+@runtime_checkable
+class DeskClient(Protocol):
+    """What the service needs from Zoho Desk. Ids are strings (they exceed 2**53)."""
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]: ...
+
+    def update_ticket(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]: ...
+
+    def add_comment(
+        self, ticket_id: str, content: str, *, public: bool = False
+    ) -> dict[str, Any]: ...
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None: ...
+
+    def list_threads(self, ticket_id: str) -> list[dict[str, Any]]: ...
+
+    def search_modified_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def ticket_fields(self) -> list[dict[str, Any]]: ...
+
+    def statuses(self) -> list[dict[str, str]]: ...
+
+    def myinfo(self) -> dict[str, Any]: ...
+
+    def list_webhooks(self) -> list[dict[str, Any]]: ...
+
+    def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def update_webhook(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete_webhook(self, webhook_id: str) -> None: ...
+
+
+def zoho_time(moment: datetime) -> str:
+    """Zoho's timestamp format: 2026-11-27T18:30:00.000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+    )
+
+
+def statuses_from_fields(fields: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The Status field's allowed values with their status type (Open, On Hold, Closed)."""
+    for item in fields:
+        if item.get("apiName") == "status":
+            return [
+                {"value": str(v.get("value")), "statusType": str(v.get("statusType", ""))}
+                for v in item.get("allowedValues") or []
+                if isinstance(v, dict)
+            ]
+    return []
+
+
+@dataclass
+class RateLimitGauge:
+    """The credits left according to Zoho's last answer (X-Rate-Limit-Remaining-v3)."""
+
+    remaining: int | None = None
+    last_weight: int | None = None
+    observed_at: datetime | None = None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        try:
+            from email.utils import parsedate_to_datetime
+
+            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+class _WaitRetryAfterOrBackoff:
+    """Wait what Zoho's Retry-After says; otherwise exponential backoff with jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.maximum = maximum
+
+    def __call__(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, ZohoError) and error.retry_after_s is not None:
+            return min(error.retry_after_s, self.maximum * 4)
+        return self.backoff(state)
+
+
+class HttpDeskClient:
+    """DeskClient over Zoho Desk's REST API (v1)."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        org_id: str,
+        tokens: TokenManager,
+        *,
+        http: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 5,
+        max_concurrency: int = 4,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        credits_pause_s: float = 3600.0,
+        source_id: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.endpoints = endpoints
+        self.org_id = org_id
+        self.tokens = tokens
+        self.http = http or requests.Session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.clock = clock
+        self.credits_pause = timedelta(seconds=credits_pause_s)
+        self.source_id = source_id
+        self.gauge = RateLimitGauge()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._wait = _WaitRetryAfterOrBackoff(backoff_initial_s, backoff_max_s)
+
+    # ---- transport --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """One API call with retries; returns the decoded JSON body (None for 204/empty)."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            sleep=self.sleep,
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "Zoho %s %s failed (%s); retry %d",
+                method,
+                path,
+                s.outcome.exception(),
+                s.attempt_number,
+            ),
+        )
+        return retrying(self._call_with_fresh_token, method, path, params, json)
+
+    def _check_paused(self) -> None:
+        paused_until = self.tokens.state().calls_paused_until
+        if paused_until is not None and paused_until > self.clock():
+            raise CallsPaused(paused_until)
+
+    def _call_with_fresh_token(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any
+    ) -> Any:
+        self._check_paused()
+        token = self.tokens.access_token()
+        try:
+            return self._send(method, path, params, body, token)
+        except Unauthorized:
+            log.info("Zoho refused the access token; refreshing once and replaying")
+            self.tokens.invalidate(token)
+            return self._send(method, path, params, body, self.tokens.access_token())
+
+    def _send(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, token: str
+    ) -> Any:
+        headers = {"Authorization": f"Zoho-oauthtoken {token}", "orgId": self.org_id}
+        if self.source_id and method in {"POST", "PATCH", "PUT", "DELETE"}:
+            headers["sourceId"] = self.source_id
+        with self._slots:
+            try:
+                response = self.http.request(
+                    method,
+                    f"{self.endpoints.api}{path}",
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                raise ServerError(0, type(exc).__name__.upper(), "no answer from Zoho") from None
+        self._observe(response)
+        if response.status_code < 400 and (response.status_code == 204 or not response.content):
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            error = error_from_response(response.status_code, data, _retry_after(response))
+            if isinstance(error, CreditsExhausted):
+                self._pause_for_credits(error)
+            raise error
+        return data
+
+    def _observe(self, response: requests.Response) -> None:
+        remaining = response.headers.get("X-Rate-Limit-Remaining-v3")
+        weight = response.headers.get("X-Rate-Limit-Request-Weight-v3")
+        if remaining is not None and remaining.strip().lstrip("-").isdigit():
+            self.gauge.remaining = int(remaining)
+            self.gauge.observed_at = self.clock()
+        if weight is not None and weight.strip().isdigit():
+            self.gauge.last_weight = int(weight)
+
+    def _pause_for_credits(self, error: CreditsExhausted) -> None:
+        wait = (
+            timedelta(seconds=error.retry_after_s)
+            if error.retry_after_s is not None
+            else self.credits_pause
+        )
+        until = self.clock() + wait
+        log.error("Zoho daily API credits spent: pausing every call until %s", until.isoformat())
+        self.tokens.store.pause_calls(until, self.clock())
+
+    # ---- operations -------------------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/tickets/{ticket_id}")  # type: ignore[no-any-return]
+
+    def update_ticket(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PATCH", f"/tickets/{ticket_id}", json=fields)  # type: ignore[no-any-return]
+
+    def add_comment(self, ticket_id: str, content: str, *, public: bool = False) -> dict[str, Any]:
+        body = {"content": content, "contentType": "plainText", "isPublic": public}
+        return self.request("POST", f"/tickets/{ticket_id}/comments", json=body)  # type: ignore[no-any-return]
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        self.request("POST", f"/tickets/{ticket_id}/associateTag", json={"tags": tags})
+
+    def list_threads(self, ticket_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(f"/tickets/{ticket_id}/threads", {"sortBy": "sendDateTime"}, page_size=200)
+        )
+
+    def search_modified_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        params = {
+            "modifiedTimeRange": f"{zoho_time(since)},{zoho_time(until)}",
+            "sortBy": "modifiedTime",
+        }
+        return self._pages("/tickets/search", params, page_size=page_size)
+
+    def _pages(
+        self, path: str, params: dict[str, Any], *, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """Offset pagination: a short page or a 204 is the end."""
+        offset = 0
+        while True:
+            data = self.request("GET", path, params={**params, "from": offset, "limit": page_size})
+            items = (data or {}).get("data") or []
+            yield from items
+            if len(items) < page_size:
+                return
+            offset += len(items)
+
+    def ticket_fields(self) -> list[dict[str, Any]]:
+        data = self.request("GET", "/organizationFields", params={"module": "tickets"})
+        return list((data or {}).get("data") or [])
+
+    def statuses(self) -> list[dict[str, str]]:
+        return statuses_from_fields(self.ticket_fields())
+
+    def myinfo(self) -> dict[str, Any]:
+        return self.request("GET", "/myinfo") or {}  # type: ignore[no-any-return]
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        data = self.request("GET", "/webhooks")
+        return list((data or {}).get("data") or [])
+
+    def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/webhooks", json=body)  # type: ignore[no-any-return]
+
+    def update_webhook(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PATCH", f"/webhooks/{webhook_id}", json=body)  # type: ignore[no-any-return]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"/webhooks/{webhook_id}")

@@ -1,0 +1,319 @@
+"""`integration zoho ...` and `integration fake-zoho`: set-up checks, webhook registration, and a
+fake Zoho Desk for demos."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .cli import UserError, _settings, cli
+from .config import Settings
+
+WEBHOOK_NAME = "ignus-sla-service"
+FIELD_TYPES = {  # policy field -> (accepted Zoho types, needed for write-back)
+    "response_due": ({"DateTime"}, True),
+    "resolution_target": ({"DateTime"}, True),
+    "resolution_due": ({"DateTime"}, True),
+    "status": ({"Picklist"}, True),
+    "rule": ({"Text", "Textarea"}, True),
+    "eta": ({"DateTime", "Date"}, False),
+    "quote_status": ({"Picklist", "Text"}, False),
+}
+
+
+@dataclass
+class Check:
+    state: str  # ok | missing | failed | warn
+    name: str
+    detail: str
+
+    def line(self) -> str:
+        return f"[{self.state}]".ljust(10) + f"{self.name}: {self.detail}"
+
+
+def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from .app import build_container
+    from .zoho import build_http_client
+
+    settings = _settings(ctx)
+    if not settings.zoho_configured:
+        raise UserError(
+            "Zoho is not configured: set ZOHO_ORG_ID, ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and "
+            "ZOHO_REFRESH_TOKEN (see config.example.env)"
+        )
+    container = build_container(settings)
+    return container, build_http_client(settings, container.sessions)
+
+
+@cli.group("zoho")
+def zoho() -> None:
+    """Zoho Desk set-up: credentials check and webhook registration."""
+
+
+def run_checks(settings: Settings, desk: Any, policy: Any) -> list[Check]:
+    from .zoho import ReauthorizationRequired, ZohoError
+
+    checks: list[Check] = []
+    missing = [
+        name
+        for name, value in (
+            ("ZOHO_ORG_ID", settings.zoho_org_id),
+            ("ZOHO_CLIENT_ID", settings.zoho_client_id),
+            ("ZOHO_CLIENT_SECRET", settings.zoho_client_secret),
+            ("ZOHO_REFRESH_TOKEN", settings.zoho_refresh_token),
+        )
+        if not value
+    ]
+    if missing:
+        return [Check("missing", "credentials", "set " + ", ".join(missing))]
+    checks.append(Check("ok", "credentials", "org id, client id, secret and refresh token set"))
+    try:
+        desk.tokens.access_token()
+        checks.append(Check("ok", "access token", "Zoho issued an access token"))
+    except ReauthorizationRequired as exc:
+        checks.append(
+            Check(
+                "failed",
+                "access token",
+                f"{exc.reason}: create a new refresh token (README, Zoho set-up) and restart",
+            )
+        )
+        return checks
+    except Exception as exc:
+        checks.append(Check("failed", "access token", f"{type(exc).__name__}: {exc}"))
+        return checks
+
+    def probe(name: str, call: Any) -> Any:
+        try:
+            result = call()
+        except ZohoError as exc:
+            checks.append(Check("failed", name, f"{exc.status} {exc.code}: {exc.message}"))
+            return None
+        except Exception as exc:
+            checks.append(Check("failed", name, f"{type(exc).__name__}: {exc}"))
+            return None
+        checks.append(Check("ok", name, "answers"))
+        return result
+
+    me = probe("organisation and Desk.basic.READ (myinfo)", desk.myinfo)
+    if me:
+        checks[-1].detail = f"agent {me.get('name')!r} (id {me.get('id')}) in org {desk.org_id}"
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    probe(
+        "Desk.tickets.READ + Desk.search.READ (ticket search)",
+        lambda: next(
+            iter(desk.search_modified_tickets(now - timedelta(hours=1), now, page_size=1)), None
+        ),
+    )
+    fields = probe("Desk.settings.READ (ticket fields)", desk.ticket_fields) or []
+    webhooks = probe("Desk.webhooks.READ (webhooks)", desk.list_webhooks)
+
+    by_name = {f.get("apiName"): f for f in fields}
+    for key, (types, needed) in FIELD_TYPES.items():
+        api_name = getattr(policy.fields, key)
+        found = by_name.get(api_name)
+        wanted = "/".join(sorted(types))
+        if found is None:
+            state = "missing" if needed else "warn"
+            checks.append(
+                Check(
+                    state,
+                    f"field {api_name}",
+                    f"create a {wanted} ticket field with API name {api_name}",
+                )
+            )
+        elif found.get("type") not in types:
+            checks.append(
+                Check(
+                    "failed" if needed else "warn",
+                    f"field {api_name}",
+                    f"is {found.get('type')}, expected {wanted}",
+                )
+            )
+        else:
+            checks.append(Check("ok", f"field {api_name}", str(found.get("type"))))
+
+    if fields:
+        from .zoho.client import statuses_from_fields
+
+        shown = []
+        for status in statuses_from_fields(fields):
+            pauses = policy.readings.pauses(status["value"], status["statusType"])
+            shown.append(
+                f"{status['value']} ({status['statusType']}{', pauses' if pauses else ''})"
+            )
+        checks.append(Check("ok", "statuses", "; ".join(shown) or "none listed"))
+
+    if webhooks is not None:
+        ours = [w for w in webhooks if w.get("name") == WEBHOOK_NAME]
+        if ours:
+            detail = f"registered, id {ours[0].get('id')} -> {ours[0].get('url')}"
+            if settings.zoho_webhook_id and settings.zoho_webhook_id != ours[0].get("id"):
+                checks.append(
+                    Check(
+                        "failed",
+                        "webhook",
+                        detail + f"; ZOHO_WEBHOOK_ID is {settings.zoho_webhook_id}",
+                    )
+                )
+            else:
+                checks.append(Check("ok", "webhook", detail))
+        else:
+            checks.append(
+                Check(
+                    "warn",
+                    "webhook",
+                    "not registered (polling still works): run `python -m integration zoho webhook "
+                    "register --url https://<host>/webhooks/zoho-desk`",
+                )
+            )
+    return checks
+
+
+@zoho.command("check")
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Credentials, token, org, scopes, custom fields, statuses, webhook: a checklist."""
+    from .rules import load_policy
+
+    settings = _settings(ctx)
+    policy = load_policy(settings.sla_policy_file or None)
+    if not settings.zoho_configured:
+        checks = run_checks(settings, None, policy)
+    else:
+        container, desk = _client(ctx)
+        try:
+            checks = run_checks(settings, desk, policy)
+        finally:
+            container.dispose()
+    click.echo(
+        f"Zoho Desk check (data centre {settings.zoho_dc}, org {settings.zoho_org_id or '-'})"
+    )
+    for item in checks:
+        click.echo(item.line())
+    if any(c.state in {"missing", "failed"} for c in checks):
+        ctx.exit(1)
+
+
+def webhook_body(settings: Settings, url: str) -> dict[str, Any]:
+    """Our subscription: ticket adds, updates of SLA fields only (never the fields we write, so our
+    own PATCH does not echo back), outgoing threads (first response), deletes."""
+    if settings.webhook_auth in {"token", "jwt+token"}:
+        if not settings.webhook_token:
+            raise UserError("WEBHOOK_AUTH uses a token but WEBHOOK_TOKEN is empty")
+        separator = "&" if "?" in url else "?"
+        url = f"{url}{separator}token={settings.webhook_token.reveal()}"
+    fields = [f.strip() for f in settings.webhook_update_fields.split(",") if f.strip()]
+    if len(fields) > 5:
+        raise UserError("WEBHOOK_UPDATE_FIELDS: Zoho accepts at most 5 fields")
+    body: dict[str, Any] = {
+        "name": WEBHOOK_NAME,
+        "description": "Ignus SLA service: deadlines and SLA status on tickets",
+        "url": url,
+        "isEnabled": True,
+        "subscriptions": {
+            "Ticket_Add": None,
+            "Ticket_Update": {"includePrevState": True, "fields": fields},
+            "Ticket_Thread_Add": {"direction": "out"},
+            "Ticket_Delete": None,
+        },
+    }
+    if settings.zoho_source_id:
+        body["ignoreSourceId"] = settings.zoho_source_id
+    return body
+
+
+@zoho.group("webhook")
+def webhook() -> None:
+    """Our Zoho Desk webhook subscription."""
+
+
+@webhook.command("register")
+@click.option("--url", required=True, help="public URL of POST /webhooks/zoho-desk")
+@click.pass_context
+def register(ctx: click.Context, url: str) -> None:
+    """Create or update our subscription (idempotent)."""
+    if not url.startswith(("https://", "http://")):
+        raise UserError(f'--url: "{url}" is not an http(s) URL')
+    container, desk = _client(ctx)
+    try:
+        body = webhook_body(_settings(ctx), url)
+        existing = [w for w in desk.list_webhooks() if w.get("name") == WEBHOOK_NAME]
+        if existing:
+            result = desk.update_webhook(str(existing[0]["id"]), body)
+            action = "updated"
+        else:
+            result = desk.create_webhook(body)
+            action = "created"
+    finally:
+        container.dispose()
+    click.echo(f"webhook {action}: id {result.get('id')}")
+    click.echo(f"set ZOHO_WEBHOOK_ID={result.get('id')} so deliveries' JWT audience is checked")
+
+
+@webhook.command("list")
+@click.pass_context
+def list_webhooks(ctx: click.Context) -> None:
+    """Every webhook of the portal (ours is named ignus-sla-service)."""
+    container, desk = _client(ctx)
+    try:
+        hooks = desk.list_webhooks()
+    finally:
+        container.dispose()
+    for hook in hooks:
+        url = str(hook.get("url", "")).split("?token=")[0]
+        events = ", ".join(hook.get("subscriptions") or {})
+        click.echo(f"{hook.get('id')}  {hook.get('name')}  {url}  [{events}]")
+    if not hooks:
+        click.echo("no webhooks")
+
+
+@webhook.command("delete")
+@click.option("--id", "webhook_id", help="webhook id (default: ours, by name)")
+@click.pass_context
+def delete_webhook(ctx: click.Context, webhook_id: str | None) -> None:
+    """Delete our subscription (or the one given)."""
+    container, desk = _client(ctx)
+    try:
+        if webhook_id is None:
+            ours = [w for w in desk.list_webhooks() if w.get("name") == WEBHOOK_NAME]
+            if not ours:
+                raise UserError("no webhook named ignus-sla-service")
+            webhook_id = str(ours[0]["id"])
+        desk.delete_webhook(webhook_id)
+    finally:
+        container.dispose()
+    click.echo(f"webhook {webhook_id} deleted")
+
+
+@cli.command("fake-zoho")
+@click.option("--port", type=int, default=8900, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def fake_zoho(port: int, host: str) -> None:
+    """Serve a fake Zoho Desk (tests, benchmarks, demos). Prints the settings to point at it."""
+    from .zoho.fake_server import FakeZohoServer
+
+    server = FakeZohoServer(port=port, host=host)
+    desk = server.desk
+    settings = {
+        "ZOHO_DESK_BASE_URL": server.url,
+        "ZOHO_ACCOUNTS_URL": server.url,
+        "ZOHO_ORG_ID": desk.org_id,
+        "ZOHO_CLIENT_ID": desk.client_id,
+        "ZOHO_CLIENT_SECRET": desk.client_secret,
+        "ZOHO_REFRESH_TOKEN": desk.refresh_token,
+    }
+    click.echo(f"fake Zoho Desk on {server.url}; point the service at it with:")
+    for key, value in settings.items():
+        click.echo(f"  {key}={value}")
+    click.echo(json.dumps({"url": server.url}), err=True)
+    sys.stdout.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()

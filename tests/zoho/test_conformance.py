@@ -1,0 +1,106 @@
+"""One behaviour suite for every DeskClient: the in-memory fake, the HTTP client under `responses`
+and the HTTP client against the fake served on a port. Whatever passes here, passes for all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integration.zoho import DeskClient, InvalidData, NotFound
+from integration.zoho.fake import FakeDesk
+
+
+def test_satisfies_the_protocol(desk_client) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(desk_client, DeskClient)
+
+
+def test_get_ticket_returns_ids_as_strings(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="Servicio caído")
+    ticket = desk_client.get_ticket(created["id"])
+    assert ticket["id"] == created["id"] and isinstance(ticket["id"], str)
+    assert ticket["subject"] == "Servicio caído"
+
+
+def test_unknown_ticket_is_not_found(desk_client) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotFound):
+        desk_client.get_ticket("999")
+
+
+def test_update_changes_only_the_given_fields(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x", priority="Low", cf={"cf_sla_rule": "old"})
+    updated = desk_client.update_ticket(
+        created["id"], {"priority": "High", "cf": {"cf_sla_status": "On track"}}
+    )
+    assert updated["priority"] == "High"
+    assert updated["cf"]["cf_sla_status"] == "On track"
+    assert updated["cf"]["cf_sla_rule"] == "old"
+    assert desk.get_ticket(created["id"])["subject"] == "x"
+
+
+def test_unknown_custom_field_is_invalid_data_naming_the_field(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x")
+    with pytest.raises(InvalidData) as error:
+        desk_client.update_ticket(created["id"], {"cf": {"cf_nope": "1"}})
+    assert [e.field_name for e in error.value.field_errors] == ["/cf_nope"]
+
+
+def test_private_comment_and_tags(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x")
+    comment = desk_client.add_comment(created["id"], "Prioridad: Alta")
+    desk_client.add_tags(created["id"], ["sla-at-risk"])
+    assert comment["isPublic"] is False
+    assert desk.comments[created["id"]][0]["content"] == "Prioridad: Alta"
+    assert desk.tags[created["id"]] == ["sla-at-risk"]
+
+
+def test_threads_come_oldest_first(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x")
+    desk.add_thread(created["id"], direction="in", createdTime="2026-11-24T16:00:00.000Z")
+    desk.add_thread(created["id"], direction="out", createdTime="2026-11-24T16:20:00.000Z")
+    threads = desk_client.list_threads(created["id"])
+    assert [t["direction"] for t in threads] == ["in", "out"]
+
+
+def test_search_pages_through_every_modified_ticket(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    ids = {desk.create_ticket(subject=f"t{i}")["id"] for i in range(7)}
+    now = datetime.now(UTC)
+    found = list(
+        desk_client.search_modified_tickets(
+            now - timedelta(minutes=5), now + timedelta(minutes=5), page_size=3
+        )
+    )
+    assert {t["id"] for t in found} == ids
+
+
+def test_search_with_nothing_modified_is_empty(desk_client) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    assert list(desk_client.search_modified_tickets(now - timedelta(days=1), now)) == []
+
+
+def test_fields_statuses_and_myinfo(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    names = {f["apiName"] for f in desk_client.ticket_fields()}
+    assert {"cf_sla_response_due", "cf_sla_status", "status"} <= names
+    statuses = desk_client.statuses()
+    assert {"value": "Waiting on customer", "statusType": "On Hold"} in statuses
+    assert desk_client.myinfo()["id"] == desk.agent["id"]
+
+
+def test_webhook_lifecycle(desk_client) -> None:  # type: ignore[no-untyped-def]
+    assert desk_client.list_webhooks() == []
+    created = desk_client.create_webhook(
+        {
+            "name": "sla",
+            "url": "https://sla.example/webhooks/zoho-desk",
+            "subscriptions": {"Ticket_Add": None},
+        }
+    )
+    updated = desk_client.update_webhook(
+        created["id"], {"subscriptions": {"Ticket_Add": None, "Ticket_Delete": None}}
+    )
+    assert set(updated["subscriptions"]) == {"Ticket_Add", "Ticket_Delete"}
+    assert [w["id"] for w in desk_client.list_webhooks()] == [created["id"]]
+    desk_client.delete_webhook(created["id"])
+    assert desk_client.list_webhooks() == []
+    with pytest.raises(NotFound):
+        desk_client.delete_webhook(created["id"])
