@@ -6,6 +6,7 @@ fakes through the same door; production passes nothing and the environment is re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,9 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from . import db
-from .config import Settings, load_settings, settings_from_mapping
+from .config import ConfigError, Settings, load_settings, settings_from_mapping
 from .health import ReadinessCheck
 from .health import bp as health_bp
+from .rules import Policy, PolicyError, load_policy
+from .webhook_auth import DeliveryAuthenticator, JwtVerifier, TokenVerifier
+from .webhooks import bp as webhooks_bp
 
 
 def utc_now() -> datetime:
@@ -33,9 +37,30 @@ class Container:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    policy: Policy = field(default_factory=load_policy)
     clock: Callable[[], datetime] = utc_now
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     desk: Any = None  # a DeskClient; None = dry-run (no Zoho credentials)
+    webhook_auth: Any = None
+    work_available: threading.Event = field(default_factory=threading.Event)
+    _our_agent_id: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether write-back reaches Zoho (otherwise dry-run: recorded, not written)."""
+        return self.desk is not None
+
+    def wake_worker(self) -> None:
+        self.work_available.set()
+
+    def our_agent_id(self) -> str:
+        """The agent behind our OAuth token (myinfo), to recognise our own changes."""
+        if self._our_agent_id is None and self.desk is not None:
+            try:
+                self._our_agent_id = str(self.desk.myinfo().get("id") or "")
+            except Exception:  # unknown for now; asked again next time
+                return ""
+        return self._our_agent_id or ""
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -54,6 +79,11 @@ def build_container(
 ) -> Container:
     """Everything but the web layer: used by `create_app`, the worker, the clock and the CLI."""
     settings = _resolve_settings(config)
+    if "policy" not in overrides:
+        try:
+            overrides["policy"] = load_policy(settings.sla_policy_file or None)
+        except PolicyError as exc:
+            raise ConfigError(f"SLA_POLICY_FILE: {exc}") from None
     engine = overrides.pop("engine", None) or db.make_engine(
         settings.database_url,
         busy_timeout_ms=settings.db_busy_timeout_ms,
@@ -72,7 +102,26 @@ def build_container(
         container.readiness_checks.append(
             ReadinessCheck("zoho_auth", lambda: _check_zoho_auth(tokens, container.clock))
         )
+    if container.webhook_auth is None:
+        container.webhook_auth = _webhook_authenticator(settings)
     return container
+
+
+def _webhook_authenticator(settings: Settings) -> DeliveryAuthenticator:
+    from .zoho.hosts import endpoints
+
+    hosts = endpoints(settings.zoho_dc, settings.zoho_desk_base_url, settings.zoho_accounts_url)
+    return DeliveryAuthenticator(
+        settings.webhook_auth,
+        JwtVerifier(
+            hosts.jwks_url,
+            settings.zoho_org_id,
+            settings.zoho_webhook_id,
+            leeway_s=settings.webhook_jwt_leeway_s,
+            timeout_s=settings.webhook_jwks_timeout_s,
+        ),
+        TokenVerifier(settings.webhook_token.reveal()),
+    )
 
 
 def _check_database(engine: Engine) -> str:
@@ -95,9 +144,10 @@ def _check_zoho_auth(tokens: Any, clock: Callable[[], datetime]) -> str:
 def create_app(config: Settings | Mapping[str, str] | None = None, **overrides: Any) -> Flask:
     container = build_container(config, **overrides)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = None
+    app.config["MAX_CONTENT_LENGTH"] = container.settings.webhook_max_body_bytes
     app.extensions["integration"] = container
     app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
     app.register_error_handler(HTTPException, _json_http_error)
     return app
 

@@ -52,11 +52,16 @@ def run(ctx: click.Context) -> None:
 
     from .app import create_app
     from .logs import configure_logging
+    from .worker import Worker
 
     settings = _settings(ctx)
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
+    container = app.extensions["integration"]
     server = make_server(settings.host, settings.port, app, threaded=True)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(container).run, args=(stop,), name="worker")
+    worker.start()
     click.echo(
         f"listening on http://{settings.host}:{server.port} "
         f"database={safe_url(settings.database_url)} "
@@ -67,14 +72,19 @@ def run(ctx: click.Context) -> None:
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("signal %s: shutting down", signum)
+        stop.set()
+        container.wake_worker()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.2)
     finally:
-        app.extensions["integration"].dispose()
+        stop.set()
+        container.wake_worker()
+        worker.join(timeout=30)
+        container.dispose()
 
 
 @cli.group("db")
@@ -145,4 +155,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Command groups defined in their own modules register on `cli` when imported.
-from . import sla_cli, zoho_cli  # noqa: E402, F401
+from . import inbox_cli, sla_cli, zoho_cli  # noqa: E402, F401

@@ -231,6 +231,55 @@ class Settings:
         "status,priority,departmentId,accountId,cf_eta",
         "Ticket_Update fires only when one of these (max 5) changes; never our own fields",
     )
+    webhook_max_body_bytes: int = _setting(
+        "WEBHOOK_MAX_BODY_BYTES",
+        _int_between(1024, 64 * 1024 * 1024),
+        "1048576",
+        "larger deliveries are refused with 413",
+    )
+    webhook_jwt_leeway_s: int = _setting(
+        "WEBHOOK_JWT_LEEWAY_S", _int_between(0, 3600), "60", "clock skew allowed on JWT exp/iat"
+    )
+    webhook_jwks_timeout_s: float = _setting(
+        "WEBHOOK_JWKS_TIMEOUT_S",
+        _float_between(0.1, 4),
+        "2",
+        "timeout of a JWKS fetch (the ack must stay under Zoho's 5 s)",
+    )
+    echo_detection: str = _setting(
+        "ECHO_DETECTION",
+        _text,
+        "fields,agent",
+        "how Zoho's echo of our own PATCH is recognised: fields (only our fields changed), "
+        "agent (modifiedBy is our OAuth agent); values are always compared before a PATCH",
+    )
+    worker_batch: int = _setting(
+        "WORKER_BATCH", _int_between(1, 1000), "20", "events (and writes) claimed per round"
+    )
+    worker_poll_s: float = _setting(
+        "WORKER_POLL_S", _float_between(0.01, 60), "0.5", "idle wait between rounds"
+    )
+    worker_lease_s: int = _setting(
+        "WORKER_LEASE_S",
+        _int_between(1, 3600),
+        "60",
+        "a claimed row returns to the queue if its worker is silent this long",
+    )
+    worker_max_attempts: int = _setting(
+        "WORKER_MAX_ATTEMPTS",
+        _int_between(1, 100),
+        "8",
+        "attempts of an event or a write before it is marked failed",
+    )
+    worker_backoff_s: float = _setting(
+        "WORKER_BACKOFF_S",
+        _float_between(0.01, 3600),
+        "5",
+        "first retry delay of a failed event or write (doubles each time)",
+    )
+    worker_backoff_max_s: float = _setting(
+        "WORKER_BACKOFF_MAX_S", _float_between(0.01, 86400), "900", "longest retry delay"
+    )
 
     @property
     def zoho_configured(self) -> bool:

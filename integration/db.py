@@ -7,6 +7,7 @@ database is picked up again without restarting us.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +41,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: int
 def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # an unusable path fails later, on connect
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     )
@@ -59,13 +61,28 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no deadlock on a read-to-write upgrade);
+        # read-only work (see `read_only`) begins deferred and never waits on writers (WAL).
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+READ_ONLY = "integration_read_only"
+
+
+def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for reads only: on SQLite they begin deferred, so they never queue behind a
+    writer. (PostgreSQL ignores the option.)"""
+    engine = factory.kw["bind"]
+    return sessionmaker(bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager
@@ -84,7 +101,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def ping(engine: Engine) -> None:
     """Raise when the database cannot answer a trivial query."""
-    with engine.connect() as connection:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         connection.execute(text("SELECT 1"))
 
 

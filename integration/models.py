@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -73,3 +73,126 @@ class OAuthToken(Base):
     calls_paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     refresh_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboxEvent(Base):
+    """One webhook event as received (or replayed, or polled). Insert-or-ignore on `dedupe_key`
+    makes a repeated delivery a no-op; the worker claims rows under a lease that expires."""
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="webhook")
+    event_type: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[str] = mapped_column(String(32), default="")
+    ticket_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    modified_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    body: Mapped[str] = mapped_column(Text)  # the event object as JSON
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_inbox_events_claim", "status", "available_at"),)
+
+
+class TrackedTicket(Base):
+    """The SLA state of one ticket: its classification and the latest computed deadlines.
+
+    Everything here can be recomputed from `ticket_observations`; it is kept for reads and for the
+    clock (`next_check_at`)."""
+
+    __tablename__ = "tickets"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(32), default="")
+    ticket_number: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    classified_priority: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    vendor: Mapped[str] = mapped_column(String(64), default="")
+    rule_id: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(32))
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_modified_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    zoho_status: Mapped[str] = mapped_column(String(64), default="")
+    zoho_status_type: Mapped[str] = mapped_column(String(16), default="")
+    sla_status: Mapped[str] = mapped_column(String(32), default="")
+    response_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution_target: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    policy_version: Mapped[str] = mapped_column(String(64), default="")
+    comment_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TicketObservation(Base):
+    """Append-only: the SLA-relevant fields of a ticket as they were at its `modified_time`.
+
+    Deadlines are a function of this log (holds, priority changes, ETAs are read off it), so an
+    event heard late, twice or out of order gives the same answer as one heard at once."""
+
+    __tablename__ = "ticket_observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    modified_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16))  # webhook | prev_state | fetch | write | poll
+    status: Mapped[str] = mapped_column(String(64), default="")
+    status_type: Mapped[str] = mapped_column(String(16), default="")
+    priority: Mapped[str] = mapped_column(String(32), default="")
+    onhold_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    eta: Mapped[str] = mapped_column(String(40), default="")
+    quote_status: Mapped[str] = mapped_column(String(64), default="")
+    department_id: Mapped[str] = mapped_column(String(32), default="")
+    account_id: Mapped[str] = mapped_column(String(32), default="")
+    modified_by: Mapped[str] = mapped_column(String(32), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("ticket_id", "modified_time"),)
+
+
+class AuditEntry(Base):
+    """Why the service did what it did, per ticket, in order."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decision: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class OutboxWrite(Base):
+    """The one pending write-back of a ticket: new values coalesce into it (`version` grows)."""
+
+    __tablename__ = "outbox"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: Zoho field -> value
+    comment: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_sent: Mapped[str] = mapped_column(Text, default="{}")  # JSON of the values Zoho has
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_outbox_claim", "status", "available_at"),)

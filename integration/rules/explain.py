@@ -79,7 +79,7 @@ _WORDS = {
 }
 
 
-def _when(moment: datetime, tz: ZoneInfo, lang: str) -> str:
+def format_when(moment: datetime, tz: ZoneInfo, lang: str) -> str:
     local = moment.astimezone(tz)
     day = _DAYS[lang][local.weekday()]
     month = _MONTHS[lang][local.month - 1]
@@ -98,7 +98,7 @@ def _deadline_lines(d: Deadline, policy: Policy, tz: ZoneInfo, lang: str) -> lis
         state = d.note or (words["paused"] if d.start is not None else words["none"])
         return [f"{label}: {state}"]
     amount = f" ({_span(d.seconds)} {words['business']})" if d.calendar is not None else ""
-    lines = [f"{label}{amount} → {_when(d.due, tz, lang)}"]
+    lines = [f"{label}{amount} → {format_when(d.due, tz, lang)}"]
     if d.note:
         lines.append(f"    ({d.note})")
     counted = d.counted()
@@ -106,7 +106,7 @@ def _deadline_lines(d: Deadline, policy: Policy, tz: ZoneInfo, lang: str) -> lis
         lines.append(f"    {words['counted']}:")
         for lo, hi in counted:
             lines.append(
-                f"      {_when(lo, tz, lang)} – {hi.astimezone(tz):%H:%M}  "
+                f"      {format_when(lo, tz, lang)} – {hi.astimezone(tz):%H:%M}  "
                 f"({_span((hi - lo).total_seconds())})"
             )
     return lines
@@ -131,9 +131,11 @@ def explain(
     ]
     if deadlines.plan is not None:
         lines.append(f"{words['plan']}: {deadlines.plan.name}")
-    lines.append(f"{words['created']}: {_when(history.created, tz, lang)}")
+    lines.append(f"{words['created']}: {format_when(history.created, tz, lang)}")
     if deadlines.response.start is not None:
-        lines.append(f"{words['starts']}: {_when(calendar.next_open(history.created), tz, lang)}")
+        lines.append(
+            f"{words['starts']}: {format_when(calendar.next_open(history.created), tz, lang)}"
+        )
     lines.append("")
     for deadline in (deadlines.response, deadlines.resolution_target, deadlines.resolution_due):
         lines.extend(_deadline_lines(deadline, policy, tz, lang))
@@ -151,11 +153,11 @@ def explain(
     if history.holds:
         lines += ["", f"{words['holds']}:"]
         for hold in sorted(history.holds, key=lambda h: h.start):
-            end = _when(hold.end, tz, lang) if hold.end else words["open"]
+            end = format_when(hold.end, tz, lang) if hold.end else words["open"]
             held = ""
             if hold.end is not None:
                 held = f"  ({_span(calendar.between(hold.start, hold.end))} {words['business']})"
-            lines.append(f"  {_when(hold.start, tz, lang)} → {end}{held}  [{hold.reason}]")
+            lines.append(f"  {format_when(hold.start, tz, lang)} → {end}{held}  [{hold.reason}]")
     if status is not None:
         lines += ["", f"{words['status']}: {status.status} — {status.reason}"]
     return "\n".join(lines)

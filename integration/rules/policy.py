@@ -113,6 +113,7 @@ class DedicatedPlan:
 class KindSettings:
     third_party_follow_up: Duration = Duration(days=1)
     vendors: tuple[str, ...] = ()
+    third_party_wait_statuses: tuple[str, ...] = ("Waiting on third party",)
     eta_reminder: Duration = Duration(seconds=4 * 3600)
     quote_pending_statuses: tuple[str, ...] = ()
     quote_pending_values: tuple[str, ...] = ()
@@ -442,6 +443,7 @@ def _kinds(reader: _Reader) -> KindSettings:
         if "follow_up_every" in third.data
         else Duration(days=1),
         vendors=third.strings("vendors"),
+        third_party_wait_statuses=third.strings("wait_statuses", ["Waiting on third party"]),
         eta_reminder=ops.duration("eta_reminder_every")
         if "eta_reminder_every" in ops.data
         else Duration(seconds=4 * 3600),

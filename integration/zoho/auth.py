@@ -78,7 +78,10 @@ class SqlTokenStore:
     """TokenStore on the `oauth_tokens` table. Every change is one conditional statement."""
 
     def __init__(self, sessions: sessionmaker[Session], name: str = "zoho") -> None:
+        from ..db import read_only
+
         self.sessions = sessions
+        self.reads = read_only(sessions)
         self.name = name
 
     def _ensure_row(self, session: Session, now: datetime) -> None:
@@ -110,7 +113,7 @@ class SqlTokenStore:
             return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
     def read(self) -> TokenState:
-        with self.sessions() as session:
+        with self.reads() as session:
             row = session.scalar(select(OAuthToken).where(OAuthToken.name == self.name))
             if row is None:
                 return TokenState()

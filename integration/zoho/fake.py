@@ -11,7 +11,7 @@ import copy
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,7 +75,9 @@ class FakeDesk:
         refresh_token: str = "fake-refresh",
         token_lifetime_s: int = 3600,
         agent_id: str = "432100000000099001",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.org_id = org_id
         self.client_id = client_id
         self.client_secret = client_secret
@@ -106,7 +108,7 @@ class FakeDesk:
     # ---- helpers for tests ------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock()
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -166,6 +168,12 @@ class FakeDesk:
             thread.update(fields)
             self.threads[ticket_id].append(thread)
             return copy.deepcopy(thread)
+
+    def agent_edit(self, ticket_id: str, fields: dict[str, Any], agent_id: str = "") -> None:
+        """A person changes the ticket in Zoho's UI (modifiedBy is that agent, not our API user)."""
+        with self._lock:
+            self.update_ticket(ticket_id, fields)
+            self.tickets[ticket_id]["modifiedBy"] = agent_id or "432100000000056007"
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -263,6 +271,10 @@ class FakeDesk:
                     ticket["statusType"] = self._status_type(value)
                     if ticket["statusType"] == "On Hold" and previous["statusType"] != "On Hold":
                         ticket["onholdTime"] = zoho_time(self.now())
+                    if ticket["statusType"] == "Closed" and previous["statusType"] != "Closed":
+                        ticket["closedTime"] = zoho_time(self.now())
+                    elif ticket["statusType"] != "Closed":
+                        ticket["closedTime"] = None
                 else:
                     ticket[key] = value
             ticket["modifiedTime"] = zoho_time(self.now())

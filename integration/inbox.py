@@ -1,0 +1,184 @@
+"""The durable inbox: deliveries are parsed, given a dedupe key and stored with insert-or-ignore;
+the worker claims them in one statement under a lease that expires."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .models import InboxEvent
+from .tracking import parse_zoho_time
+
+HANDLED_EVENTS = ("Ticket_Add", "Ticket_Update", "Ticket_Thread_Add", "Ticket_Delete")
+THREAD_EVENTS = ("Ticket_Thread_Add",)
+
+
+class DeliveryError(ValueError):
+    """The body is not a Zoho delivery; the message names the problem (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    event_type: str
+    org_id: str
+    ticket_id: str
+    event_time: datetime | None
+    modified_time: datetime | None
+    body: dict[str, Any]
+
+    @property
+    def handled(self) -> bool:
+        return self.event_type in HANDLED_EVENTS
+
+    def dedupe_key(self) -> str:
+        """Zoho sends no delivery id: orgId, event type, resource id, modifiedTime (or eventTime)
+        and a hash of the payload identify an event across redeliveries."""
+        content = json.dumps(
+            [self.body.get("payload"), self.body.get("prevState")],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        instant = self.modified_time or self.event_time
+        parts = [
+            self.org_id,
+            self.event_type,
+            self.ticket_id,
+            instant.isoformat() if instant else "",
+            hashlib.sha256(content.encode()).hexdigest(),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _resource_id(event_type: str, payload: dict[str, Any]) -> str:
+    key = "ticketId" if event_type in THREAD_EVENTS or "Comment" in event_type else "id"
+    value = payload.get(key)
+    if value is None and key == "ticketId":
+        value = payload.get("id") if event_type == "Ticket_Add" else None
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return str(value)[:32]
+
+
+def parse_delivery(raw: bytes) -> list[ParsedEvent]:
+    """Zoho's JSON array of `{eventType, eventTime, orgId, payload, prevState}` (a single object is
+    accepted too)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DeliveryError("body is not UTF-8") from None
+    except (ValueError, RecursionError):
+        raise DeliveryError("body is not JSON") from None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise DeliveryError("body must be a JSON array of events (or one event object)")
+    if not data:
+        raise DeliveryError("the delivery holds no events")
+    events = []
+    for index, item in enumerate(data):
+        where = f"events[{index}]"
+        if not isinstance(item, dict):
+            raise DeliveryError(f"{where}: an event must be a JSON object")
+        event_type = item.get("eventType")
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise DeliveryError(f"{where}: missing eventType")
+        payload = item.get("payload")
+        if not isinstance(payload, dict):
+            raise DeliveryError(f"{where}: missing payload (a JSON object)")
+        prev = item.get("prevState")
+        if prev is not None and not isinstance(prev, dict):
+            raise DeliveryError(f"{where}: prevState must be a JSON object")
+        ticket_id = _resource_id(event_type, payload)
+        if event_type in HANDLED_EVENTS and not ticket_id:
+            field = "ticketId" if event_type in THREAD_EVENTS else "id"
+            raise DeliveryError(f"{where}: payload has no {field}")
+        org = item.get("orgId")
+        events.append(
+            ParsedEvent(
+                event_type=event_type.strip()[:64],
+                org_id="" if org is None or isinstance(org, (dict, list)) else str(org)[:32],
+                ticket_id=ticket_id,
+                event_time=parse_zoho_time(item.get("eventTime")),
+                modified_time=parse_zoho_time(payload.get("modifiedTime"))
+                if event_type not in THREAD_EVENTS
+                else parse_zoho_time(payload.get("createdTime")),
+                body=item,
+            )
+        )
+    return events
+
+
+def store(
+    session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
+) -> tuple[int, int]:
+    """Insert-or-ignore every event (the caller commits). Returns (new, duplicates)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    new = 0
+    for event in events:
+        statement = (
+            insert(InboxEvent)
+            .values(
+                dedupe_key=event.dedupe_key(),
+                received_at=now,
+                source=source,
+                event_type=event.event_type,
+                org_id=event.org_id,
+                ticket_id=event.ticket_id,
+                event_time=event.event_time,
+                modified_time=event.modified_time,
+                body=json.dumps(event.body, separators=(",", ":"), ensure_ascii=False),
+                status="pending" if event.handled else "ignored",
+                attempts=0,
+                available_at=now,
+                last_error="",
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(InboxEvent.id)
+        )
+        new += len(session.execute(statement).all())
+    return new, len(events) - new
+
+
+def claimable(now: datetime) -> Any:
+    return or_(
+        and_(InboxEvent.status == "pending", InboxEvent.available_at <= now),
+        and_(InboxEvent.status == "processing", InboxEvent.lease_until < now),
+    )
+
+
+def claim(
+    session: Session, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[InboxEvent]:
+    """One statement: pick due rows (SKIP LOCKED on PostgreSQL), mark them processing under our
+    lease, return them. A killed worker's rows come back when its lease expires."""
+    due: Select[Any] = (
+        select(InboxEvent.id)
+        .where(claimable(now))
+        .order_by(InboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(due.scalar_subquery()))
+        .values(
+            status="processing",
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempts=InboxEvent.attempts + 1,
+        )
+        .returning(InboxEvent)
+    )
+    rows = list(session.scalars(statement, execution_options={"synchronize_session": False}))
+    return sorted(rows, key=lambda r: (r.modified_time or r.received_at, r.id))

@@ -1,0 +1,178 @@
+"""`integration worker` and `integration inbox ...`: run the worker; inspect, retry and replay."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select, update
+
+from . import db
+from .cli import UserError, _settings, cli
+from .models import InboxEvent, OutboxWrite
+
+
+def _container(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from .app import build_container
+
+    return build_container(_settings(ctx))
+
+
+@cli.command("worker")
+@click.pass_context
+def worker_command(ctx: click.Context) -> None:
+    """Apply stored events and write results back to Zoho, until SIGTERM."""
+    from .logs import configure_logging
+    from .worker import Worker
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, settings.log_format)
+    container = _container(ctx)
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+        container.wake_worker()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(
+        f"worker: database={settings.database_url.split('@')[-1]} "
+        f"zoho-write-back={settings.write_back_mode}"
+    )
+    try:
+        Worker(container).run(stop)
+    finally:
+        container.dispose()
+
+
+@cli.group("inbox")
+def inbox() -> None:
+    """The inbox of Zoho events and the outbox of write-backs."""
+
+
+@inbox.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Counts by state, the oldest waiting event, and what failed."""
+    container = _container(ctx)
+    now = container.clock()
+    try:
+        with container.sessions() as session:
+            events = dict(
+                session.execute(
+                    select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
+                ).all()
+            )
+            writes = dict(
+                session.execute(
+                    select(OutboxWrite.status, func.count()).group_by(OutboxWrite.status)
+                ).all()
+            )
+            oldest = session.scalar(
+                select(func.min(InboxEvent.received_at)).where(
+                    InboxEvent.status.in_(["pending", "processing"])
+                )
+            )
+            failed_events = session.execute(
+                select(
+                    InboxEvent.id,
+                    InboxEvent.event_type,
+                    InboxEvent.ticket_id,
+                    InboxEvent.last_error,
+                )
+                .where(InboxEvent.status == "failed")
+                .order_by(InboxEvent.id)
+                .limit(20)
+            ).all()
+            failed_writes = session.execute(
+                select(OutboxWrite.ticket_id, OutboxWrite.last_error)
+                .where(OutboxWrite.status == "failed")
+                .limit(20)
+            ).all()
+    finally:
+        container.dispose()
+    body = {
+        "events": events,
+        "writes": writes,
+        "oldest_waiting_s": round((now - oldest).total_seconds(), 1) if oldest else None,
+        "failed_events": [
+            {"id": i, "type": t, "ticket": k, "error": e} for i, t, k, e in failed_events
+        ],
+        "failed_writes": [{"ticket": k, "error": e} for k, e in failed_writes],
+        "write_back": container.settings.write_back_mode,
+    }
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo("events: " + (", ".join(f"{k} {v}" for k, v in sorted(events.items())) or "none"))
+    click.echo("writes: " + (", ".join(f"{k} {v}" for k, v in sorted(writes.items())) or "none"))
+    if body["oldest_waiting_s"] is not None:
+        click.echo(f"oldest waiting event: {body['oldest_waiting_s']} s")
+    for item in body["failed_events"]:
+        click.echo(
+            f"failed event {item['id']} ({item['type']}, ticket {item['ticket']}): {item['error']}"
+        )
+    for item in body["failed_writes"]:
+        click.echo(f"failed write for ticket {item['ticket']}: {item['error']}")
+    click.echo(f"write-back: {body['write_back']}")
+
+
+@inbox.command("retry")
+@click.option("--id", "event_id", type=int, help="one event (default: every failed one)")
+@click.pass_context
+def retry(ctx: click.Context, event_id: int | None) -> None:
+    """Put failed events and failed write-backs back in the queue."""
+    container = _container(ctx)
+    now = container.clock()
+    try:
+        with db.transaction(container.sessions) as session:
+            where = [InboxEvent.status == "failed"]
+            if event_id is not None:
+                where.append(InboxEvent.id == event_id)
+            events = session.execute(
+                update(InboxEvent)
+                .where(*where)
+                .values(status="pending", attempts=0, available_at=now, last_error="")
+            ).rowcount
+            writes = 0
+            if event_id is None:
+                writes = session.execute(
+                    update(OutboxWrite)
+                    .where(OutboxWrite.status == "failed")
+                    .values(status="pending", attempts=0, available_at=now)
+                ).rowcount
+    finally:
+        container.dispose()
+    click.echo(f"requeued {events} event(s) and {writes} write-back(s)")
+
+
+@inbox.command("replay")
+@click.argument("delivery", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-process", is_flag=True, help="store only; let the running worker apply it")
+@click.pass_context
+def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
+    """Feed a saved delivery (Zoho's JSON array) through the whole pipeline."""
+    from .inbox import DeliveryError, parse_delivery, store
+    from .worker import Worker
+
+    try:
+        events = parse_delivery(delivery.read_bytes())
+    except FileNotFoundError:
+        raise UserError(f"{delivery}: no such file") from None
+    except DeliveryError as exc:
+        raise UserError(f"{delivery}: {exc}") from None
+    container = _container(ctx)
+    try:
+        with db.transaction(container.sessions) as session:
+            new, duplicates = store(session, events, source="replay", now=container.clock())
+        click.echo(f"stored {new} new event(s), {duplicates} already known")
+        if not no_process:
+            rounds = Worker(container, name="replay").run_until_idle()
+            click.echo(f"applied in {rounds} round(s)")
+    finally:
+        container.dispose()

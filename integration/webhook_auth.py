@@ -1,0 +1,116 @@
+"""Authenticating Zoho Desk deliveries.
+
+- `jwt`: the `X-ZDesk-JWT` header, RS256, keys from the Desk host's `/.well-known/jwks.json`
+  (cached; fetched again when a token names an unknown `kid`), issuer `orgId:<ZOHO_ORG_ID>`,
+  audience `webhookId:<ZOHO_WEBHOOK_ID>`. `exp`/`iat` may be seconds or milliseconds (unconfirmed),
+  so both are accepted.
+- `token`: `?token=<WEBHOOK_TOKEN>` in the URL, compared in constant time.
+- `jwt+token`: both.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable, Mapping
+
+import jwt
+from jwt import PyJWKClient
+
+JWT_HEADER = "X-ZDesk-JWT"
+
+
+class WebhookAuthError(Exception):
+    """The delivery is not authenticated; the message says why (never a secret)."""
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise WebhookAuthError("JWT time claim is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise WebhookAuthError("JWT time claim is not a number") from None
+    return number / 1000 if number > 1e11 else number
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        jwks_url: str,
+        org_id: str,
+        webhook_id: str,
+        *,
+        leeway_s: float = 60,
+        timeout_s: float = 2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.org_id = org_id
+        self.webhook_id = webhook_id
+        self.leeway_s = leeway_s
+        self.clock = clock
+        self.jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=timeout_s)
+
+    def verify(self, token: str | None) -> dict[str, object]:
+        if not self.org_id or not self.webhook_id:
+            raise WebhookAuthError("JWT verification needs ZOHO_ORG_ID and ZOHO_WEBHOOK_ID set")
+        if not token:
+            raise WebhookAuthError(f"missing {JWT_HEADER} header")
+        try:
+            key = self.jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError:
+            raise WebhookAuthError("could not fetch Zoho's signing keys (JWKS)") from None
+        except (jwt.PyJWKClientError, jwt.DecodeError):
+            raise WebhookAuthError("JWT signing key not found") from None
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                issuer=f"orgId:{self.org_id}",
+                audience=f"webhookId:{self.webhook_id}",
+                options={
+                    "verify_exp": False,  # checked below: Zoho may send milliseconds
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["iss", "aud", "exp"],
+                },
+            )
+        except jwt.InvalidIssuerError:
+            raise WebhookAuthError("JWT issuer is not this organisation") from None
+        except jwt.InvalidAudienceError:
+            raise WebhookAuthError("JWT audience is not our webhook") from None
+        except jwt.InvalidTokenError as exc:
+            raise WebhookAuthError(f"invalid JWT ({type(exc).__name__})") from None
+        now = self.clock()
+        if _seconds(claims["exp"]) + self.leeway_s < now:
+            raise WebhookAuthError("JWT expired")
+        if "iat" in claims and _seconds(claims["iat"]) - self.leeway_s > now:
+            raise WebhookAuthError("JWT issued in the future")
+        return claims
+
+
+class TokenVerifier:
+    def __init__(self, expected: str) -> None:
+        self.expected = expected.encode()
+
+    def verify(self, given: str | None) -> None:
+        if not self.expected:
+            raise WebhookAuthError("WEBHOOK_TOKEN is not set")
+        if not given or not hmac.compare_digest(given.encode(), self.expected):
+            raise WebhookAuthError("wrong or missing token")
+
+
+class DeliveryAuthenticator:
+    """Applies the configured mode (`jwt`, `token`, `jwt+token`) to one request."""
+
+    def __init__(self, mode: str, jwt_verifier: JwtVerifier, token_verifier: TokenVerifier) -> None:
+        self.mode = mode
+        self.jwt = jwt_verifier
+        self.token = token_verifier
+
+    def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        if "token" in self.mode:
+            self.token.verify(query.get("token"))
+        if "jwt" in self.mode:
+            self.jwt.verify(headers.get(JWT_HEADER))

@@ -1,0 +1,670 @@
+"""The worker: applies inbox events to the SLA state and writes the results back to Zoho.
+
+Each round claims a batch of events (one statement, under a lease) and applies each in its own
+transaction: observations are appended, the ticket's deadlines are recomputed from the whole log,
+and the values Zoho should show coalesce into the ticket's single outbox row. A second step claims
+outbox rows and PATCHes only the fields whose value differs. Every step is safe to run twice, so a
+killed worker's rows are simply claimed again when its lease expires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import db
+from .app import Container
+from .inbox import HANDLED_EVENTS, THREAD_EVENTS, claim
+from .models import (
+    AuditEntry,
+    InboxEvent,
+    OutboxWrite,
+    ProcessHeartbeat,
+    TicketObservation,
+    TrackedTicket,
+)
+from .rules import Classification, Request, classify, compute_deadlines, evaluate
+from .tracking import (
+    Classified,
+    Observation,
+    build_history,
+    first_agent_response,
+    observe,
+    parse_zoho_time,
+)
+from .writeback import (
+    assignment_comment,
+    changed_fields,
+    desired_fields,
+    merge_fields,
+    only_our_fields_changed,
+)
+from .zoho import (
+    CallsPaused,
+    NotFound,
+    ReauthorizationRequired,
+    RetryableError,
+    TokenEndpointBusy,
+    ZohoError,
+)
+
+log = logging.getLogger(__name__)
+
+# Zoho unreachable for a reason that time fixes: try again later without spending an attempt.
+WAIT_FOR_ZOHO = (CallsPaused, ReauthorizationRequired, TokenEndpointBusy)
+
+
+class RetryLater(Exception):
+    """This event cannot be applied yet (e.g. a thread before its ticket); retry with backoff."""
+
+
+@dataclass
+class RoundResult:
+    events: int = 0
+    writes: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.events or self.writes)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Worker:
+    def __init__(self, container: Container, name: str = "worker") -> None:
+        self.c = container
+        self.settings = container.settings
+        self.policy = container.policy
+        self.name = name
+        self.owner = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=self.settings.worker_lease_s)
+
+    # ---- loop -------------------------------------------------------------------------------
+
+    def run_once(self) -> RoundResult:
+        result = RoundResult(events=self.process_events(), writes=self.process_outbox())
+        self.heartbeat()
+        return result
+
+    def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Rounds until nothing is due (tests, replays). Returns the rounds run."""
+        for rounds in range(1, max_rounds + 1):
+            if not self.run_once().busy:
+                return rounds
+        return max_rounds
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker %s started (write-back %s)", self.owner, self.settings.write_back_mode)
+        while not stop.is_set():
+            try:
+                busy = self.run_once().busy
+            except Exception:  # the database may be down: log, wait, go on
+                log.exception("worker round failed")
+                busy = False
+            if not busy:
+                self.c.work_available.wait(self.settings.worker_poll_s)
+                self.c.work_available.clear()
+        log.info("worker %s stopped", self.owner)
+
+    def heartbeat(self) -> None:
+        now = self.c.clock()
+        dialect = self.c.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(ProcessHeartbeat).values(name=self.name, beat_at=now, detail=self.owner)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"], set_={"beat_at": now, "detail": self.owner}
+        )
+        with db.transaction(self.c.sessions) as session:
+            session.execute(statement)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        seconds = self.settings.worker_backoff_s * (2 ** max(0, attempts - 1))
+        return timedelta(seconds=min(seconds, self.settings.worker_backoff_max_s))
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def process_events(self) -> int:
+        now = self.c.clock()
+        with db.transaction(self.c.sessions) as session:
+            events = claim(session, self.owner, now, self.lease, self.settings.worker_batch)
+            session.expunge_all()
+        for event in events:
+            self._process_event(event)
+        return len(events)
+
+    def _process_event(self, event: InboxEvent) -> None:
+        try:
+            self.apply(event)
+        except WAIT_FOR_ZOHO as exc:
+            resume = getattr(exc, "resume_at", None) or self.c.clock() + self._backoff(3)
+            self._release(event, resume, str(exc), count_attempt=False)
+        except (RetryLater, RetryableError, IntegrityError) as exc:
+            self._retry_or_fail(event, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            log.exception("event %s (%s) failed", event.id, event.event_type)
+            self._retry_or_fail(event, f"{type(exc).__name__}: {exc}")
+
+    def _release(
+        self, event: InboxEvent, available_at: datetime, error: str, *, count_attempt: bool
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "available_at": available_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:2000],
+        }
+        if not count_attempt:
+            values["attempts"] = InboxEvent.attempts - 1
+        with db.transaction(self.c.sessions) as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == event.id, InboxEvent.lease_owner == self.owner)
+                .values(**values)
+            )
+
+    def _retry_or_fail(self, event: InboxEvent, error: str) -> None:
+        if event.attempts >= self.settings.worker_max_attempts:
+            log.error(
+                "event %s failed for good after %d attempts: %s", event.id, event.attempts, error
+            )
+            with db.transaction(self.c.sessions) as session:
+                session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id == event.id, InboxEvent.lease_owner == self.owner)
+                    .values(
+                        status="failed", lease_owner=None, lease_until=None, last_error=error[:2000]
+                    )
+                )
+            return
+        self._release(
+            event, self.c.clock() + self._backoff(event.attempts), error, count_attempt=True
+        )
+
+    def _finish(self, session: Session, event: InboxEvent, status: str, note: str = "") -> None:
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == event.id)
+            .values(
+                status=status,
+                processed_at=self.c.clock(),
+                lease_owner=None,
+                lease_until=None,
+                last_error=note[:2000],
+            )
+        )
+
+    def apply(self, event: InboxEvent) -> None:
+        body = json.loads(event.body)
+        event_type = event.event_type
+        if event_type not in HANDLED_EVENTS:
+            with db.transaction(self.c.sessions) as session:
+                self._finish(session, event, "ignored")
+            return
+        payload: dict[str, Any] = body.get("payload") or {}
+        prev_state = body.get("prevState") if isinstance(body.get("prevState"), dict) else None
+        ticket_id = event.ticket_id
+
+        fetched: dict[str, Any] | None = None
+        threads: list[dict[str, Any]] | None = None
+        gone = event_type == "Ticket_Delete"
+        if self.c.live and not gone:
+            # The payload is a hint (the JWT does not cover the body): act on Zoho's own state.
+            try:
+                fetched = self.c.desk.get_ticket(ticket_id)
+            except NotFound:
+                gone = True
+            if fetched is not None and event_type in THREAD_EVENTS:
+                threads = self.c.desk.list_threads(ticket_id)
+
+        our_agent = self.c.our_agent_id()  # asked before the transaction: no I/O inside it
+        with db.transaction(self.c.sessions) as session:
+            ticket = self._lock_ticket(session, ticket_id)
+            if gone:
+                self._stop_tracking(session, ticket, ticket_id, event)
+                return
+            snapshot = (
+                fetched
+                if fetched is not None
+                else (payload if event_type not in THREAD_EVENTS else None)
+            )
+            classification = None
+            if ticket is None:
+                if snapshot is None:
+                    raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
+                ticket, classification = self._start_tracking(session, ticket_id, snapshot, event)
+
+            observations: list[Observation | None] = []
+            if event_type not in THREAD_EVENTS:
+                observations.append(observe(payload, "webhook", self.policy))
+            if prev_state is not None:
+                observations.append(observe(prev_state, "prev_state", self.policy))
+            if fetched is not None:
+                observations.append(observe(fetched, "fetch", self.policy))
+            self._record(session, ticket_id, [o for o in observations if o is not None])
+
+            responded = first_agent_response(
+                threads
+                if threads is not None
+                else ([payload] if event_type in THREAD_EVENTS else [])
+            )
+            if responded is not None and (
+                ticket.first_response_at is None or responded < ticket.first_response_at
+            ):
+                ticket.first_response_at = responded
+
+            stale = False
+            if snapshot is not None:
+                modified = parse_zoho_time(snapshot.get("modifiedTime"))
+                if modified is not None and (
+                    ticket.last_modified_time is None or modified >= ticket.last_modified_time
+                ):
+                    ticket.last_modified_time = modified
+                    ticket.zoho_status = str(snapshot.get("status") or "")[:64]
+                    ticket.zoho_status_type = str(snapshot.get("statusType") or "")[:16]
+                else:
+                    stale = True
+
+            echo = event_type == "Ticket_Update" and self._is_echo(payload, prev_state, our_agent)
+            current = snapshot if snapshot is not None else {}
+            decision = self._recompute(session, ticket, current, our_agent, classification)
+            reason = decision
+            if stale:
+                reason = f"stale event (older than the ticket's state): history kept; {decision}"
+            if echo:
+                reason = f"echo of our own write; {decision}"
+            self._audit(session, ticket_id, event_type, reason, {"event": event.id})
+            self._finish(session, event, "done", "stale" if stale else ("echo" if echo else ""))
+
+    def _is_echo(
+        self, payload: dict[str, Any], prev_state: dict[str, Any] | None, our_agent: str
+    ) -> bool:
+        modes = {m.strip() for m in self.settings.echo_detection.split(",")}
+        if "agent" in modes and our_agent and str(payload.get("modifiedBy") or "") == our_agent:
+            return True
+        if "fields" in modes and prev_state is not None:
+            return only_our_fields_changed(payload, prev_state, self.policy)
+        return False
+
+    def _lock_ticket(self, session: Session, ticket_id: str) -> TrackedTicket | None:
+        return session.scalar(
+            select(TrackedTicket).where(TrackedTicket.ticket_id == ticket_id).with_for_update()
+        )
+
+    def _start_tracking(
+        self, session: Session, ticket_id: str, snapshot: dict[str, Any], event: InboxEvent
+    ) -> tuple[TrackedTicket, Classification]:
+        created = parse_zoho_time(snapshot.get("createdTime")) or event.modified_time
+        if created is None:
+            created = event.event_time or event.received_at
+        result = classify(self.policy, Request.from_ticket(snapshot))
+        ticket = TrackedTicket(
+            ticket_id=ticket_id,
+            org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],
+            ticket_number=str(snapshot.get("ticketNumber") or "")[:32],
+            created_at=created,
+            classified_priority=result.priority,
+            kind=result.kind,
+            vendor=result.vendor,
+            rule_id=result.rule_id,
+            priority=result.priority,
+            comment_posted=False,
+            deleted=False,
+            updated_at=self.c.clock(),
+        )
+        session.add(ticket)
+        session.flush()  # a racing worker hits the primary key here, and retries the event
+        self._audit(
+            session,
+            ticket_id,
+            "classified",
+            f"priority {result.priority}, kind {result.kind}, rule {result.rule_id}: "
+            + "; ".join(result.evidence),
+            {
+                "priority": result.priority,
+                "kind": result.kind,
+                "vendor": result.vendor,
+                "rule": result.rule_id,
+                "evidence": list(result.evidence),
+            },
+        )
+        return ticket, result
+
+    def _stop_tracking(
+        self, session: Session, ticket: TrackedTicket | None, ticket_id: str, event: InboxEvent
+    ) -> None:
+        if ticket is not None:
+            ticket.deleted = True
+            ticket.next_check_at = None
+            ticket.updated_at = self.c.clock()
+        session.execute(
+            update(OutboxWrite)
+            .where(
+                OutboxWrite.ticket_id == ticket_id, OutboxWrite.status.in_(["pending", "failed"])
+            )
+            .values(status="cancelled", updated_at=self.c.clock())
+        )
+        self._audit(session, ticket_id, "deleted", "ticket deleted in Zoho: tracking stopped", {})
+        self._finish(session, event, "done")
+
+    def _record(self, session: Session, ticket_id: str, observations: list[Observation]) -> None:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        for obs in observations:
+            session.execute(
+                insert(TicketObservation)
+                .values(
+                    ticket_id=ticket_id,
+                    modified_time=obs.modified_time,
+                    source=obs.source,
+                    status=obs.status[:64],
+                    status_type=obs.status_type[:16],
+                    priority=obs.priority[:32],
+                    onhold_time=obs.onhold_time,
+                    closed_time=obs.closed_time,
+                    eta=obs.eta[:40],
+                    quote_status=obs.quote_status[:64],
+                    department_id=obs.department_id[:32],
+                    account_id=obs.account_id[:32],
+                    modified_by=obs.modified_by[:32],
+                    recorded_at=self.c.clock(),
+                )
+                .on_conflict_do_nothing(index_elements=["ticket_id", "modified_time"])
+            )
+
+    def _observations(self, session: Session, ticket_id: str) -> list[Observation]:
+        rows = session.scalars(
+            select(TicketObservation).where(TicketObservation.ticket_id == ticket_id)
+        )
+        return [
+            Observation(
+                modified_time=r.modified_time,
+                source=r.source,
+                status=r.status,
+                status_type=r.status_type,
+                priority=r.priority,
+                onhold_time=r.onhold_time,
+                closed_time=r.closed_time,
+                eta=r.eta,
+                quote_status=r.quote_status,
+                department_id=r.department_id,
+                account_id=r.account_id,
+                modified_by=r.modified_by,
+            )
+            for r in rows
+        ]
+
+    def _recompute(
+        self,
+        session: Session,
+        ticket: TrackedTicket,
+        current: dict[str, Any],
+        our_agent: str,
+        classification: Classification | None = None,
+    ) -> str:
+        """Deadlines from the whole observation log; the differing values into the outbox.
+        `classification` is given when the ticket was just classified: its first assignment
+        then gets the explaining comment."""
+        observations = self._observations(session, ticket.ticket_id)
+        classified = Classified(
+            ticket.created_at, ticket.classified_priority, ticket.kind, ticket.vendor
+        )
+        history = build_history(
+            self.policy,
+            classified,
+            observations,
+            first_response_at=ticket.first_response_at,
+            our_agent_id=our_agent,
+        )
+        now = self.c.clock()
+        deadlines = compute_deadlines(self.policy, history)
+        status = evaluate(history, deadlines, now)
+        agent_changed = len(history.priorities) > 1
+        zoho_priority = None if agent_changed else deadlines.priority.zoho_value
+        desired = desired_fields(
+            self.policy, deadlines, status, ticket.rule_id, priority=zoho_priority
+        )
+
+        ticket.priority = deadlines.priority.key
+        ticket.response_due = deadlines.response.due
+        ticket.resolution_target = deadlines.resolution_target.due
+        ticket.resolution_due = deadlines.resolution_due.due
+        ticket.sla_status = status.status
+        ticket.next_check_at = status.next_change_at
+        ticket.policy_version = deadlines.policy_version
+        ticket.updated_at = now
+
+        outbox = session.get(OutboxWrite, ticket.ticket_id, with_for_update=True)
+        known = dict(current)
+        if outbox is not None and (not self.c.live or outbox.dry_run):
+            # Dry-run: Zoho never got our values; compare with what we would have written.
+            known = merge_fields(known, json.loads(outbox.last_sent))
+        diff = changed_fields(desired, known)
+        comment = outbox.comment if outbox is not None and not ticket.comment_posted else ""
+        if classification is not None and not ticket.comment_posted:
+            comment = assignment_comment(self.policy, classification, deadlines)
+        if not diff and not comment:
+            if outbox is not None and outbox.status == "pending":
+                outbox.status, outbox.fields = "done", "{}"
+                outbox.version += 1
+                outbox.updated_at = now
+            return f"{status.status}; Zoho already shows every value: nothing to write"
+        if outbox is None:
+            session.add(
+                OutboxWrite(
+                    ticket_id=ticket.ticket_id,
+                    fields=_json(diff),
+                    comment=comment,
+                    version=1,
+                    status="pending",
+                    attempts=0,
+                    available_at=now,
+                    last_error="",
+                    last_sent="{}",
+                    writes=0,
+                    dry_run=not self.c.live,
+                    updated_at=now,
+                )
+            )
+        else:
+            outbox.fields = _json(diff)
+            outbox.comment = comment
+            outbox.version += 1
+            outbox.status = "pending"
+            outbox.attempts = 0
+            outbox.available_at = now
+            outbox.dry_run = not self.c.live
+            outbox.updated_at = now
+        names = sorted([*(k for k in diff if k != "cf"), *diff.get("cf", {})])
+        return f"{status.status}; queued write of {', '.join(names) or 'the comment'}"
+
+    def _audit(
+        self, session: Session, ticket_id: str, decision: str, reason: str, data: dict[str, Any]
+    ) -> None:
+        session.add(
+            AuditEntry(
+                ticket_id=ticket_id,
+                at=self.c.clock(),
+                decision=decision[:32],
+                reason=reason,
+                data=_json(data),
+            )
+        )
+
+    # ---- outbox -----------------------------------------------------------------------------
+
+    def process_outbox(self) -> int:
+        now = self.c.clock()
+        with db.transaction(self.c.sessions) as session:
+            due = (
+                select(OutboxWrite.ticket_id)
+                .where(
+                    or_(
+                        and_(OutboxWrite.status == "pending", OutboxWrite.available_at <= now),
+                        and_(OutboxWrite.status == "in_flight", OutboxWrite.lease_until < now),
+                    )
+                )
+                .order_by(OutboxWrite.available_at)
+                .limit(self.settings.worker_batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list(
+                session.scalars(
+                    update(OutboxWrite)
+                    .where(OutboxWrite.ticket_id.in_(due.scalar_subquery()))
+                    .values(
+                        status="in_flight",
+                        lease_owner=self.owner,
+                        lease_until=now + self.lease,
+                        attempts=OutboxWrite.attempts + 1,
+                    )
+                    .returning(OutboxWrite),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+            session.expunge_all()
+        for row in rows:
+            self._send(row)
+        return len(rows)
+
+    def _send(self, row: OutboxWrite) -> None:
+        fields = json.loads(row.fields)
+        if not self.c.live:
+            self._sent(row, fields, None, dry_run=True)
+            return
+        try:
+            answer = self.c.desk.update_ticket(row.ticket_id, fields) if fields else None
+            if answer is not None:
+                with db.transaction(self.c.sessions) as session:
+                    obs = observe(answer, "write", self.policy)
+                    if obs is not None:
+                        self._record(session, row.ticket_id, [obs])
+            if row.comment:
+                self.c.desk.add_comment(row.ticket_id, row.comment, public=False)
+        except WAIT_FOR_ZOHO as exc:
+            resume = getattr(exc, "resume_at", None) or self.c.clock() + self._backoff(3)
+            self._outbox_release(row, resume, str(exc), count_attempt=False)
+            return
+        except NotFound:
+            self._outbox_end(row, "cancelled", "ticket no longer exists in Zoho")
+            return
+        except RetryableError as exc:
+            if row.attempts >= self.settings.worker_max_attempts:
+                self._outbox_end(row, "failed", str(exc))
+            else:
+                error = str(exc)
+                self._outbox_release(
+                    row, self.c.clock() + self._backoff(row.attempts), error, count_attempt=True
+                )
+            return
+        except ZohoError as exc:  # a 4xx other than 429: retrying cannot help
+            self._outbox_end(row, "failed", str(exc))
+            return
+        self._sent(row, fields, answer, dry_run=False)
+
+    def _sent(
+        self, row: OutboxWrite, fields: dict[str, Any], answer: Any, *, dry_run: bool
+    ) -> None:
+        now = self.c.clock()
+        with db.transaction(self.c.sessions) as session:
+            last_sent = merge_fields(json.loads(row.last_sent), fields)
+            done = session.execute(
+                update(OutboxWrite)
+                .where(
+                    OutboxWrite.ticket_id == row.ticket_id,
+                    OutboxWrite.lease_owner == self.owner,
+                    OutboxWrite.version == row.version,
+                )
+                .values(
+                    status="done",
+                    comment="",
+                    last_sent=_json(last_sent),
+                    sent_at=now,
+                    writes=OutboxWrite.writes + (0 if dry_run else 1),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error="",
+                    dry_run=dry_run,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not done:  # newer values coalesced in meanwhile: keep them pending
+                session.execute(
+                    update(OutboxWrite)
+                    .where(OutboxWrite.ticket_id == row.ticket_id)
+                    .values(
+                        last_sent=_json(last_sent),
+                        lease_owner=None,
+                        lease_until=None,
+                        status="pending",
+                        available_at=now,
+                        updated_at=now,
+                    )
+                )
+            if row.comment:
+                session.execute(
+                    update(TrackedTicket)
+                    .where(TrackedTicket.ticket_id == row.ticket_id)
+                    .values(comment_posted=True)
+                )
+            verb = "dry-run: would write" if dry_run else "wrote"
+            self._audit(
+                session,
+                row.ticket_id,
+                "write-back",
+                f"{verb} {_json(fields)}" + (" and the assignment comment" if row.comment else ""),
+                {"fields": fields, "dry_run": dry_run},
+            )
+
+    def _outbox_release(
+        self, row: OutboxWrite, available_at: datetime, error: str, *, count_attempt: bool
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "available_at": available_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:2000],
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxWrite.attempts - 1
+        with db.transaction(self.c.sessions) as session:
+            session.execute(
+                update(OutboxWrite)
+                .where(
+                    OutboxWrite.ticket_id == row.ticket_id, OutboxWrite.lease_owner == self.owner
+                )
+                .values(**values)
+            )
+
+    def _outbox_end(self, row: OutboxWrite, status: str, error: str) -> None:
+        log.error("write-back of ticket %s %s: %s", row.ticket_id, status, error)
+        with db.transaction(self.c.sessions) as session:
+            session.execute(
+                update(OutboxWrite)
+                .where(
+                    OutboxWrite.ticket_id == row.ticket_id, OutboxWrite.lease_owner == self.owner
+                )
+                .values(
+                    status=status,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=error[:2000],
+                    updated_at=self.c.clock(),
+                )
+            )
+            self._audit(session, row.ticket_id, f"write-{status}", error, {})

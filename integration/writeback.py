@@ -1,0 +1,179 @@
+"""What goes back onto a Zoho ticket (policy.md §6), and the private comment of the first
+assignment. Only fields whose value differs from the ticket's are written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .rules import Classification, Deadlines, Policy, SlaStatus
+from .rules.explain import format_when
+from .tracking import parse_zoho_time
+from .zoho.client import zoho_time
+
+
+def _time(moment: datetime | None) -> str | None:
+    return zoho_time(moment) if moment is not None else None
+
+
+def desired_fields(
+    policy: Policy,
+    deadlines: Deadlines,
+    status: SlaStatus,
+    rule_id: str,
+    *,
+    priority: str | None,
+) -> dict[str, Any]:
+    """The values our fields should hold. `priority` is the Zoho value to set, or None to leave
+    the ticket's priority alone (an agent changed it: the agent wins)."""
+    names = policy.fields
+    fields: dict[str, Any] = {
+        "cf": {
+            names.response_due: _time(deadlines.response.due),
+            names.resolution_target: _time(deadlines.resolution_target.due),
+            names.resolution_due: _time(deadlines.resolution_due.due),
+            names.status: status.status,
+            names.rule: rule_id,
+        }
+    }
+    if priority is not None:
+        fields["priority"] = priority
+    if names.write_due_date:
+        fields["dueDate"] = _time(deadlines.resolution_due.due)
+    return fields
+
+
+def _same(wanted: Any, current: Any) -> bool:
+    if wanted == current:
+        return True
+    if wanted is None or current is None:
+        return not wanted and not current
+    a, b = parse_zoho_time(wanted), parse_zoho_time(current)
+    if a is not None and b is not None and not str(wanted).lstrip("-").isdigit():
+        return a == b
+    return str(wanted) == str(current)
+
+
+def changed_fields(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `desired` that differs from the ticket `current` (a Zoho ticket object)."""
+    changed: dict[str, Any] = {}
+    current_cf = current.get("cf") if isinstance(current.get("cf"), Mapping) else {}
+    assert isinstance(current_cf, Mapping)
+    for key, value in desired.items():
+        if key == "cf":
+            cf = {k: v for k, v in value.items() if not _same(v, current_cf.get(k))}
+            if cf:
+                changed["cf"] = cf
+        elif not _same(value, current.get(key)):
+            changed[key] = value
+    return changed
+
+
+def merge_fields(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {k: (dict(v) if k == "cf" else v) for k, v in base.items()}
+    for key, value in update.items():
+        if key == "cf":
+            merged["cf"] = {**merged.get("cf", {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def only_our_fields_changed(
+    payload: Mapping[str, Any], prev_state: Mapping[str, Any], policy: Policy
+) -> bool:
+    """Echo detection: between prevState and payload, nothing changed but the fields we write."""
+    ours_cf = {
+        policy.fields.response_due,
+        policy.fields.resolution_target,
+        policy.fields.resolution_due,
+        policy.fields.status,
+        policy.fields.rule,
+    }
+    ignored = {"modifiedTime", "modifiedBy", "dueDate", "cf", "customFields", "priority"}
+    for key in set(payload) | set(prev_state):
+        if key in ignored or key not in prev_state:
+            continue
+        if payload.get(key) != prev_state.get(key):
+            return False
+    if "priority" in prev_state and payload.get("priority") != prev_state.get("priority"):
+        return False  # a priority change may be an agent's
+    new_cf = payload.get("cf") if isinstance(payload.get("cf"), Mapping) else {}
+    old_cf = prev_state.get("cf") if isinstance(prev_state.get("cf"), Mapping) else {}
+    assert isinstance(new_cf, Mapping) and isinstance(old_cf, Mapping)
+    return all(
+        new_cf.get(k) == old_cf.get(k) for k in set(new_cf) & set(old_cf) if k not in ours_cf
+    )
+
+
+_COMMENT = {
+    "es": {
+        "title": "[SLA] Prioridad asignada: {priority}",
+        "rule": "Regla: {rule} — {description}",
+        "evidence": "Evidencia: {evidence}",
+        "kind": "Tipo de solicitud: {kind}",
+        "calendar": "Calendario: {calendar} ({tz})",
+        "response": "Primera respuesta antes de: {when}",
+        "target": "Objetivo de resolución: {when}",
+        "due": "Resolución comprometida: {when}",
+        "none": "sin fecha ({note})",
+        "footer": "Calculado por el servicio de SLA (política {version}).",
+        "kinds": {
+            "standard": "estándar",
+            "third_party": "depende de un tercero ({vendor}): se da seguimiento a la espera",
+            "operations": "operaciones: la resolución vence en el ETA que registre operaciones",
+            "billable": "con costo: el reloj se detiene mientras la cotización espera autorización",
+        },
+    },
+    "en": {
+        "title": "[SLA] Priority set: {priority}",
+        "rule": "Rule: {rule} — {description}",
+        "evidence": "Evidence: {evidence}",
+        "kind": "Request kind: {kind}",
+        "calendar": "Calendar: {calendar} ({tz})",
+        "response": "First response due: {when}",
+        "target": "Resolution target: {when}",
+        "due": "Resolution due: {when}",
+        "none": "no date ({note})",
+        "footer": "Computed by the SLA service (policy {version}).",
+        "kinds": {
+            "standard": "standard",
+            "third_party": "depends on a third party ({vendor}): the wait is followed up",
+            "operations": "operations: resolution is due at the ETA operations records",
+            "billable": "billable: the clock stops while the quote awaits authorisation",
+        },
+    },
+}
+
+
+def assignment_comment(
+    policy: Policy, classification: Classification, deadlines: Deadlines, lang: str | None = None
+) -> str:
+    """The private comment explaining priority, rule and deadlines (Spanish by default)."""
+    lang = lang or policy.language
+    words = _COMMENT[lang]
+    tz = policy.tz
+    names = deadlines.priority.names
+    shown = names[0] if lang == "es" else names[-1]
+
+    def when(deadline: Any) -> str:
+        if deadline.due is None:
+            return str(words["none"]).format(note=deadline.note or "-")
+        return format_when(deadline.due, tz, lang)
+
+    kind = str(words["kinds"][classification.kind]).format(vendor=classification.vendor or "-")  # type: ignore[index]
+    lines = [
+        str(words["title"]).format(priority=shown),
+        str(words["rule"]).format(
+            rule=classification.rule_id, description=classification.description
+        ),
+        str(words["evidence"]).format(evidence="; ".join(classification.evidence)),
+        str(words["kind"]).format(kind=kind),
+        str(words["calendar"]).format(calendar=deadlines.calendar, tz=tz.key),
+        str(words["response"]).format(when=when(deadlines.response)),
+        str(words["target"]).format(when=when(deadlines.resolution_target)),
+        str(words["due"]).format(when=when(deadlines.resolution_due)),
+        str(words["footer"]).format(version=deadlines.policy_version),
+    ]
+    return "\n".join(lines)
