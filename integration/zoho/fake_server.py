@@ -9,6 +9,7 @@ Used by end-to-end tests, benchmarks and demos (`python -m integration fake-zoho
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -257,6 +258,7 @@ class FakeZohoServer:
         self, desk: FakeDesk | None = None, port: int = 0, host: str = "127.0.0.1"
     ) -> None:
         self.desk = desk or FakeDesk()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per fake request
         self.signer = WebhookSigner()
         self.app = create_fake_app(self.desk, self.signer)
         self._server = make_server(host, port, self.app, threaded=True)

@@ -96,7 +96,9 @@ class Service:
     def agent_reply(self, ticket_id: str) -> dict[str, Any]:
         thread = self.desk.add_thread(ticket_id)
         payload = {**thread, "ticketId": ticket_id}
-        assert self.deliver(event("Ticket_Thread_Add", payload, self.desk.org_id)).status_code == 200
+        assert (
+            self.deliver(event("Ticket_Thread_Add", payload, self.desk.org_id)).status_code == 200
+        )
         return thread
 
 
