@@ -8,6 +8,7 @@ database is picked up again without restarting us.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,14 +60,31 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite has one writer at a time. Writers of this process queue on a lock instead of in
+    # SQLite's busy handler, whose growing sleeps give seconds-long tails under concurrency.
+    writers = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:  # type: ignore[no-untyped-def]
         # Writers take the write lock up front (no deadlock on a read-to-write upgrade);
         # read-only work (see `read_only`) begins deferred and never waits on writers (WAL).
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
+            return
+        writers.acquire()
+        connection.info["holds_write_lock"] = True
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection) -> None:  # type: ignore[no-untyped-def]
+        if connection.info.pop("holds_write_lock", False):
+            writers.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
     return engine
 
