@@ -56,6 +56,7 @@ def run(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     configure_logging(settings.log_level, settings.log_format)
+    _require_migrated(settings.database_url)
     app = create_app(settings)
     container = app.extensions["integration"]
     server = make_server(settings.host, settings.port, app, threaded=True)
@@ -85,6 +86,29 @@ def run(ctx: click.Context) -> None:
         container.wake_worker()
         worker.join(timeout=30)
         container.dispose()
+
+
+def _require_migrated(url: str) -> None:
+    """Refuse to run on a schema behind the code; start anyway when the database is down
+    (readiness reports it, and the service picks the database up when it returns)."""
+    from sqlalchemy.exc import OperationalError
+
+    from . import db
+
+    engine = db.make_engine(url)
+    try:
+        current = db.current_revision(engine)
+    except OperationalError as exc:
+        log.warning("database unreachable at start-up (%s); starting anyway", type(exc).__name__)
+        return
+    finally:
+        engine.dispose()
+    head = db.head_revision()
+    if current != head:
+        raise UserError(
+            f"database at revision {current or 'none'}, code needs {head}: "
+            "run `python -m integration db upgrade` (or `make run`)"
+        )
 
 
 @cli.group("db")

@@ -162,7 +162,9 @@ class Settings:
         "DB_CONNECT_TIMEOUT_S", _int_between(1, 120), "3", "PostgreSQL connect timeout"
     )
     host: str = _setting("HOST", _text, "127.0.0.1", "address `run` listens on")
-    port: int = _setting("PORT", _int_between(1, 65535), "8000", "port `run` listens on")
+    port: int = _setting(
+        "PORT", _int_between(0, 65535), "8000", "port `run` listens on (0: any free port)"
+    )
     web_workers: int = _setting("WEB_WORKERS", _int_between(1, 64), "2", "gunicorn workers")
     web_threads: int = _setting("WEB_THREADS", _int_between(1, 64), "4", "threads per worker")
     log_level: str = _setting(

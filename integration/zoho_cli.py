@@ -151,6 +151,14 @@ def run_checks(settings: Settings, desk: Any, policy: Any) -> list[Check]:
             )
         checks.append(Check("ok", "statuses", "; ".join(shown) or "none listed"))
 
+    if "jwt" in settings.webhook_auth and not settings.zoho_webhook_id:
+        checks.append(
+            Check(
+                "missing",
+                "ZOHO_WEBHOOK_ID",
+                "WEBHOOK_AUTH checks Zoho's JWT, whose audience is webhookId:<id>: set it",
+            )
+        )
     if webhooks is not None:
         ours = [w for w in webhooks if w.get("name") == WEBHOOK_NAME]
         if ours:

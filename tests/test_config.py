@@ -93,5 +93,5 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: PORT: expected an integer between 1 and 65535, got 'abc'"
+        "error: PORT: expected an integer between 0 and 65535, got 'abc'"
     ]

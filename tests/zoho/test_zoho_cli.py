@@ -27,6 +27,7 @@ def zoho_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str,
         "ZOHO_CLIENT_SECRET": desk.client_secret,
         "ZOHO_REFRESH_TOKEN": desk.refresh_token,
         "ZOHO_MAX_RETRIES": "0",
+        "ZOHO_WEBHOOK_ID": "5001",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -41,6 +42,12 @@ def test_check_passes_on_a_complete_portal_and_shows_statuses(zoho_env, capsys) 
     assert "[ok]      field cf_sla_response_due: DateTime" in out
     assert "Waiting on customer (On Hold, pauses)" in out
     assert "[warn]    webhook: not registered" in out
+
+
+def test_check_asks_for_the_webhook_id_when_jwt_is_checked(zoho_env, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ZOHO_WEBHOOK_ID")
+    assert main(["zoho", "check"]) == 1
+    assert "[missing] ZOHO_WEBHOOK_ID" in capsys.readouterr().out
 
 
 def test_check_fails_naming_a_missing_field(zoho_env, fake_server, capsys) -> None:  # type: ignore[no-untyped-def]
