@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from . import db
@@ -109,14 +109,30 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started (write-back %s)", self.owner, self.settings.write_back_mode)
+        failures = 0
         while not stop.is_set():
+            wait = self.settings.worker_poll_s
             try:
                 busy = self.run_once().busy
-            except Exception:  # the database may be down: log, wait, go on
-                log.exception("worker round failed")
+                if failures:
+                    log.info("worker recovered after %d failed round(s)", failures)
+                failures = 0
+            except DBAPIError as exc:  # the database is down: one line, back off, go on
+                failures += 1
+                wait = min(self.settings.worker_poll_s * 2**failures, 30.0)
+                log.warning(
+                    "worker round failed, database unavailable (%s); retry in %.1f s",
+                    type(exc.orig).__name__,
+                    wait,
+                )
+                busy = False
+            except Exception:
+                failures += 1
+                wait = min(self.settings.worker_poll_s * 2**failures, 30.0)
+                log.exception("worker round failed; retry in %.1f s", wait)
                 busy = False
             if not busy:
-                self.c.work_available.wait(self.settings.worker_poll_s)
+                self.c.work_available.wait(wait)
                 self.c.work_available.clear()
         log.info("worker %s stopped", self.owner)
 

@@ -19,6 +19,7 @@ from integration.models import AuditEntry, InboxEvent, OutboxWrite, TrackedTicke
 from integration.worker import Worker
 from integration.zoho.fake import Fault
 from integration.zoho.fake_server import event
+from tests.conftest import on_postgres
 from tests.pipeline.conftest import Service
 
 SPAM_TICKET = {
@@ -146,3 +147,51 @@ def test_replay_of_a_bad_file_is_one_line_and_exit_2(
     bad.write_text("[{}]")
     assert main(["inbox", "replay", str(bad)]) == 2
     assert capsys.readouterr().err.strip() == f"error: {bad}: events[0]: missing eventType"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_the_worker_rides_out_a_database_outage(database_url: str) -> None:
+    import threading
+    import time
+
+    from sqlalchemy.engine import make_url
+
+    from integration import db
+    from integration.inbox import parse_delivery, store
+    from tests.tcp_proxy import TcpProxy
+
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app(
+        settings_from_mapping(
+            {"DATABASE_URL": proxied, "DB_CONNECT_TIMEOUT_S": "1", "WORKER_POLL_S": "0.05"}
+        )
+    )
+    container = app.extensions["integration"]
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(container).run, args=(stop,))
+    try:
+        proxy.cut()
+        worker.start()
+        time.sleep(0.5)  # rounds fail while the database is away
+        engine = db.make_engine(database_url)
+        with db.transaction(db.make_session_factory(engine)) as session:
+            raw = json.dumps([event("Ticket_Add", SPAM_TICKET, "1")]).encode()
+            store(session, parse_delivery(raw), source="test", now=container.clock())
+        proxy.restore()
+        deadline = time.monotonic() + 30
+        status = ""
+        while time.monotonic() < deadline and status != "done":
+            with db.make_session_factory(engine)() as session:
+                status = session.scalar(select(InboxEvent.status)) or ""
+            time.sleep(0.1)
+        engine.dispose()
+        assert status == "done"
+        assert worker.is_alive()
+    finally:
+        stop.set()
+        container.wake_worker()
+        worker.join(timeout=30)
+        container.dispose()
+        proxy.close()
