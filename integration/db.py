@@ -145,3 +145,12 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def insert_for(dialect_name: str):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT, which has `on_conflict_do_nothing/update` (insert-or-ignore)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -1,5 +1,5 @@
-"""The durable inbox: deliveries are parsed, given a dedupe key and stored with insert-or-ignore;
-the worker claims them in one statement under a lease that expires."""
+"""The durable inbox: deliveries are parsed, given a dedupe key and stored with insert-or-ignore.
+The worker claims them through `queue.claim`."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from . import db
 from .models import InboxEvent
 from .tracking import parse_zoho_time
 
@@ -122,8 +120,7 @@ def store(
     session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
 ) -> tuple[int, int]:
     """Insert-or-ignore every event (the caller commits). Returns (new, duplicates)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = db.insert_for(session.get_bind().dialect.name)
     new = 0
     for event in events:
         statement = (
@@ -148,37 +145,3 @@ def store(
         )
         new += len(session.execute(statement).all())
     return new, len(events) - new
-
-
-def claimable(now: datetime) -> Any:
-    return or_(
-        and_(InboxEvent.status == "pending", InboxEvent.available_at <= now),
-        and_(InboxEvent.status == "processing", InboxEvent.lease_until < now),
-    )
-
-
-def claim(
-    session: Session, owner: str, now: datetime, lease: timedelta, limit: int
-) -> list[InboxEvent]:
-    """One statement: pick due rows (SKIP LOCKED on PostgreSQL), mark them processing under our
-    lease, return them. A killed worker's rows come back when its lease expires."""
-    due: Select[Any] = (
-        select(InboxEvent.id)
-        .where(claimable(now))
-        .order_by(InboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    statement = (
-        update(InboxEvent)
-        .where(InboxEvent.id.in_(due.scalar_subquery()))
-        .values(
-            status="processing",
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=InboxEvent.attempts + 1,
-        )
-        .returning(InboxEvent)
-    )
-    rows = list(session.scalars(statement, execution_options={"synchronize_session": False}))
-    return sorted(rows, key=lambda r: (r.modified_time or r.received_at, r.id))

@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from . import db
+from . import db, queue
 from .app import Container
-from .inbox import HANDLED_EVENTS, THREAD_EVENTS, claim
+from .inbox import HANDLED_EVENTS, THREAD_EVENTS
 from .models import (
     AuditEntry,
     InboxEvent,
@@ -138,8 +136,7 @@ class Worker:
 
     def heartbeat(self) -> None:
         now = self.c.clock()
-        dialect = self.c.engine.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = db.insert_for(self.c.engine.dialect.name)
         statement = insert(ProcessHeartbeat).values(name=self.name, beat_at=now, detail=self.owner)
         statement = statement.on_conflict_do_update(
             index_elements=["name"], set_={"beat_at": now, "detail": self.owner}
@@ -154,10 +151,19 @@ class Worker:
     # ---- events -----------------------------------------------------------------------------
 
     def process_events(self) -> int:
-        now = self.c.clock()
         with db.transaction(self.c.sessions) as session:
-            events = claim(session, self.owner, now, self.lease, self.settings.worker_batch)
-            session.expunge_all()
+            events = queue.claim(
+                session,
+                InboxEvent,
+                owner=self.owner,
+                now=self.c.clock(),
+                lease=self.lease,
+                limit=self.settings.worker_batch,
+                order_by=[InboxEvent.id],
+            )
+        # A batch is applied in the order of the tickets' own times (the log makes any order
+        # give the same deadlines; this order just skips fewer stale snapshots).
+        events.sort(key=lambda r: (r.modified_time or r.received_at, r.id))
         for event in events:
             self._process_event(event)
         return len(events)
@@ -166,62 +172,66 @@ class Worker:
         try:
             self.apply(event)
         except WAIT_FOR_ZOHO as exc:
-            resume = getattr(exc, "resume_at", None) or self.c.clock() + self._backoff(3)
-            self._release(event, resume, str(exc), count_attempt=False)
+            self._settle(event, error=str(exc), retry_at=self._resume_at(exc), count_attempt=False)
         except (RetryLater, RetryableError, IntegrityError) as exc:
-            self._retry_or_fail(event, f"{type(exc).__name__}: {exc}")
+            self._settle(event, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             log.exception("event %s (%s) failed", event.id, event.event_type)
-            self._retry_or_fail(event, f"{type(exc).__name__}: {exc}")
+            self._settle(event, error=f"{type(exc).__name__}: {exc}")
 
-    def _release(
-        self, event: InboxEvent, available_at: datetime, error: str, *, count_attempt: bool
+    def _resume_at(self, exc: Exception) -> datetime:
+        """When to try again after Zoho said "not now" (credits spent, re-authorisation)."""
+        return getattr(exc, "resume_at", None) or self.c.clock() + self._backoff(3)
+
+    def _settle(
+        self,
+        row: InboxEvent | OutboxWrite,
+        *,
+        error: str,
+        retry_at: datetime | None = None,
+        final: str | None = None,
+        count_attempt: bool = True,
     ) -> None:
-        values: dict[str, Any] = {
-            "status": "pending",
-            "available_at": available_at,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": error[:2000],
-        }
-        if not count_attempt:
-            values["attempts"] = InboxEvent.attempts - 1
+        """After a failed try: back to the queue with a backoff, or a final state once the
+        attempts are spent (or at once when `final` says so). Failures stay visible."""
+        model = type(row)
+        key = row.id if isinstance(row, InboxEvent) else row.ticket_id
+        if final is None and count_attempt and row.attempts >= self.settings.worker_max_attempts:
+            final = "failed"
         with db.transaction(self.c.sessions) as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id == event.id, InboxEvent.lease_owner == self.owner)
-                .values(**values)
-            )
-
-    def _retry_or_fail(self, event: InboxEvent, error: str) -> None:
-        if event.attempts >= self.settings.worker_max_attempts:
-            log.error(
-                "event %s failed for good after %d attempts: %s", event.id, event.attempts, error
-            )
-            with db.transaction(self.c.sessions) as session:
-                session.execute(
-                    update(InboxEvent)
-                    .where(InboxEvent.id == event.id, InboxEvent.lease_owner == self.owner)
-                    .values(
-                        status="failed", lease_owner=None, lease_until=None, last_error=error[:2000]
-                    )
+            if final is None:
+                when = retry_at or self.c.clock() + self._backoff(row.attempts)
+                queue.release(
+                    session,
+                    model,
+                    key,
+                    owner=self.owner,
+                    available_at=when,
+                    error=error,
+                    count_attempt=count_attempt,
                 )
-            return
-        self._release(
-            event, self.c.clock() + self._backoff(event.attempts), error, count_attempt=True
-        )
+                return
+            log.error(
+                "%s %s %s after %d attempt(s): %s",
+                model.__tablename__,
+                key,
+                final,
+                row.attempts,
+                error,
+            )
+            queue.end(session, model, key, owner=self.owner, status=final, last_error=error)
+            if isinstance(row, OutboxWrite):
+                self._audit(session, row.ticket_id, f"write-{final}", error, {})
 
     def _finish(self, session: Session, event: InboxEvent, status: str, note: str = "") -> None:
-        session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id == event.id)
-            .values(
-                status=status,
-                processed_at=self.c.clock(),
-                lease_owner=None,
-                lease_until=None,
-                last_error=note[:2000],
-            )
+        queue.end(
+            session,
+            InboxEvent,
+            event.id,
+            owner=self.owner,
+            status=status,
+            processed_at=self.c.clock(),
+            last_error=note,
         )
 
     def apply(self, event: InboxEvent) -> None:
@@ -378,8 +388,7 @@ class Worker:
         self._finish(session, event, "done")
 
     def _record(self, session: Session, ticket_id: str, observations: list[Observation]) -> None:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = db.insert_for(session.get_bind().dialect.name)
         for obs in observations:
             session.execute(
                 insert(TicketObservation)
@@ -524,35 +533,16 @@ class Worker:
     # ---- outbox -----------------------------------------------------------------------------
 
     def process_outbox(self) -> int:
-        now = self.c.clock()
         with db.transaction(self.c.sessions) as session:
-            due = (
-                select(OutboxWrite.ticket_id)
-                .where(
-                    or_(
-                        and_(OutboxWrite.status == "pending", OutboxWrite.available_at <= now),
-                        and_(OutboxWrite.status == "in_flight", OutboxWrite.lease_until < now),
-                    )
-                )
-                .order_by(OutboxWrite.available_at)
-                .limit(self.settings.worker_batch)
-                .with_for_update(skip_locked=True)
+            rows = queue.claim(
+                session,
+                OutboxWrite,
+                owner=self.owner,
+                now=self.c.clock(),
+                lease=self.lease,
+                limit=self.settings.worker_batch,
+                order_by=[OutboxWrite.available_at],
             )
-            rows = list(
-                session.scalars(
-                    update(OutboxWrite)
-                    .where(OutboxWrite.ticket_id.in_(due.scalar_subquery()))
-                    .values(
-                        status="in_flight",
-                        lease_owner=self.owner,
-                        lease_until=now + self.lease,
-                        attempts=OutboxWrite.attempts + 1,
-                    )
-                    .returning(OutboxWrite),
-                    execution_options={"synchronize_session": False},
-                )
-            )
-            session.expunge_all()
         for row in rows:
             self._send(row)
         return len(rows)
@@ -572,23 +562,16 @@ class Worker:
             if row.comment:
                 self.c.desk.add_comment(row.ticket_id, row.comment, public=False)
         except WAIT_FOR_ZOHO as exc:
-            resume = getattr(exc, "resume_at", None) or self.c.clock() + self._backoff(3)
-            self._outbox_release(row, resume, str(exc), count_attempt=False)
+            self._settle(row, error=str(exc), retry_at=self._resume_at(exc), count_attempt=False)
             return
         except NotFound:
-            self._outbox_end(row, "cancelled", "ticket no longer exists in Zoho")
+            self._settle(row, error="ticket no longer exists in Zoho", final="cancelled")
             return
         except RetryableError as exc:
-            if row.attempts >= self.settings.worker_max_attempts:
-                self._outbox_end(row, "failed", str(exc))
-            else:
-                error = str(exc)
-                self._outbox_release(
-                    row, self.c.clock() + self._backoff(row.attempts), error, count_attempt=True
-                )
+            self._settle(row, error=str(exc))
             return
         except ZohoError as exc:  # a 4xx other than 429: retrying cannot help
-            self._outbox_end(row, "failed", str(exc))
+            self._settle(row, error=str(exc), final="failed")
             return
         self._sent(row, fields, answer, dry_run=False)
 
@@ -598,26 +581,20 @@ class Worker:
         now = self.c.clock()
         with db.transaction(self.c.sessions) as session:
             last_sent = merge_fields(json.loads(row.last_sent), fields)
-            done = session.execute(
-                update(OutboxWrite)
-                .where(
-                    OutboxWrite.ticket_id == row.ticket_id,
-                    OutboxWrite.lease_owner == self.owner,
-                    OutboxWrite.version == row.version,
-                )
-                .values(
-                    status="done",
-                    comment="",
-                    last_sent=_json(last_sent),
-                    sent_at=now,
-                    writes=OutboxWrite.writes + (0 if dry_run else 1),
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error="",
-                    dry_run=dry_run,
-                    updated_at=now,
-                )
-            ).rowcount
+            done = queue.end(
+                session,
+                OutboxWrite,
+                row.ticket_id,
+                OutboxWrite.version == row.version,
+                owner=self.owner,
+                status="done",
+                comment="",
+                last_sent=_json(last_sent),
+                sent_at=now,
+                writes=OutboxWrite.writes + (0 if dry_run else 1),
+                dry_run=dry_run,
+                updated_at=now,
+            )
             if not done:  # newer values coalesced in meanwhile: keep them pending
                 session.execute(
                     update(OutboxWrite)
@@ -645,42 +622,3 @@ class Worker:
                 f"{verb} {_json(fields)}" + (" and the assignment comment" if row.comment else ""),
                 {"fields": fields, "dry_run": dry_run},
             )
-
-    def _outbox_release(
-        self, row: OutboxWrite, available_at: datetime, error: str, *, count_attempt: bool
-    ) -> None:
-        values: dict[str, Any] = {
-            "status": "pending",
-            "available_at": available_at,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": error[:2000],
-        }
-        if not count_attempt:
-            values["attempts"] = OutboxWrite.attempts - 1
-        with db.transaction(self.c.sessions) as session:
-            session.execute(
-                update(OutboxWrite)
-                .where(
-                    OutboxWrite.ticket_id == row.ticket_id, OutboxWrite.lease_owner == self.owner
-                )
-                .values(**values)
-            )
-
-    def _outbox_end(self, row: OutboxWrite, status: str, error: str) -> None:
-        log.error("write-back of ticket %s %s: %s", row.ticket_id, status, error)
-        with db.transaction(self.c.sessions) as session:
-            session.execute(
-                update(OutboxWrite)
-                .where(
-                    OutboxWrite.ticket_id == row.ticket_id, OutboxWrite.lease_owner == self.owner
-                )
-                .values(
-                    status=status,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=error[:2000],
-                    updated_at=self.c.clock(),
-                )
-            )
-            self._audit(session, row.ticket_id, f"write-{status}", error, {})
