@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -43,13 +44,39 @@ class JwtVerifier:
         *,
         leeway_s: float = 60,
         timeout_s: float = 2,
+        refetch_interval_s: float = 60,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.org_id = org_id
         self.webhook_id = webhook_id
         self.leeway_s = leeway_s
+        self.refetch_interval_s = refetch_interval_s
         self.clock = clock
-        self.jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=timeout_s)
+        self.jwks = PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=3600, timeout=timeout_s)
+        self._refetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _signing_key(self, token: str) -> object:
+        """The key named by the token's `kid`, from the cached JWKS. An unknown `kid` fetches the
+        JWKS again (Zoho rotated its keys), but at most once per `refetch_interval_s`, so forged
+        tokens cannot make us hammer Zoho."""
+        kid = jwt.get_unverified_header(token).get("kid")
+        if not kid:
+            raise WebhookAuthError("JWT has no kid")
+        key = self._match(self.jwks.get_signing_keys(), kid)
+        if key is None:
+            with self._lock:
+                if self.clock() - self._refetched_at < self.refetch_interval_s:
+                    raise WebhookAuthError("JWT signing key not found")
+                self._refetched_at = self.clock()
+            key = self._match(self.jwks.get_signing_keys(refresh=True), kid)
+        if key is None:
+            raise WebhookAuthError("JWT signing key not found")
+        return key
+
+    @staticmethod
+    def _match(keys: list[jwt.PyJWK], kid: str) -> jwt.PyJWK | None:
+        return next((k for k in keys if k.key_id == kid), None)
 
     def verify(self, token: str | None) -> dict[str, object]:
         if not self.org_id or not self.webhook_id:
@@ -57,7 +84,7 @@ class JwtVerifier:
         if not token:
             raise WebhookAuthError(f"missing {JWT_HEADER} header")
         try:
-            key = self.jwks.get_signing_key_from_jwt(token)
+            key = self._signing_key(token)
         except jwt.PyJWKClientConnectionError:
             raise WebhookAuthError("could not fetch Zoho's signing keys (JWKS)") from None
         except (jwt.PyJWKClientError, jwt.DecodeError):
@@ -65,7 +92,7 @@ class JwtVerifier:
         try:
             claims = jwt.decode(
                 token,
-                key.key,
+                key.key,  # type: ignore[attr-defined]
                 algorithms=["RS256"],
                 issuer=f"orgId:{self.org_id}",
                 audience=f"webhookId:{self.webhook_id}",

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -338,6 +338,15 @@ class Worker:
         if created is None:
             created = event.event_time or event.received_at
         result = classify(self.policy, Request.from_ticket(snapshot))
+        existing = self.policy.find_priority(str(snapshot.get("priority") or ""))
+        if event.event_type != "Ticket_Add" and existing is not None:
+            # First seen after its creation (it predates the service, or its Ticket_Add was
+            # missed): someone already chose its priority, and the agent wins.
+            result = replace(
+                result,
+                priority=existing.key,
+                evidence=(*result.evidence, f"kept the ticket's priority {existing.key}"),
+            )
         ticket = TrackedTicket(
             ticket_id=ticket_id,
             org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],

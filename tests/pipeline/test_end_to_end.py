@@ -138,3 +138,18 @@ def test_ticket_delete_stops_tracking(service: Service) -> None:
 
     with service.container.sessions() as session:
         assert session.get(TrackedTicket, ticket["id"]).deleted  # type: ignore[union-attr]
+
+
+def test_a_ticket_first_seen_through_an_update_keeps_its_priority(service: Service) -> None:
+    # The ticket predates the service: an agent set Low; its first event is an update.
+    ticket = service.desk.create_ticket(subject=SPAM, priority="Low",
+                                        createdTime="2026-11-28T00:30:00.000Z")  # fmt: skip
+    service.clock.set(mx("2026-11-30 09:00"))
+    service.agent_update(ticket["id"], status="Escalated")
+    service.work()
+    [patch] = patches(service, ticket["id"])
+    assert "priority" not in patch
+    assert patch["cf"]["cf_sla_rule"] == "high-spam-attack"
+    # Low: 1 day to respond, from Friday 18:30 -> Monday 18:30 (Mon 30 Nov 2026, UTC-6).
+    assert patch["cf"]["cf_sla_response_due"] == "2026-12-01T00:30:00.000Z"
+    assert service.desk.get_ticket(ticket["id"])["priority"] == "Low"

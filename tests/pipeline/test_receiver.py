@@ -236,3 +236,24 @@ def test_generated_bodies_never_get_a_500(database_url: str, body: bytes) -> Non
     assert response.status_code in {200, 400}, response.get_data()
     assert response.is_json
     app.extensions["integration"].dispose()
+
+
+def jwks_fetches(service: Service) -> int:
+    return sum(r.path == "/.well-known/jwks.json" for r in service.desk.requests)
+
+
+def test_forged_kids_cannot_make_us_hammer_zohos_jwks(service: Service) -> None:
+    body = [event("Ticket_Add", TICKET, service.desk.org_id)]
+    assert post(service, body, good_token(service)).status_code == 200
+    for i in range(20):
+        assert post(service, body, good_token(service, kid=f"forged-{i}")).status_code == 401
+    assert jwks_fetches(service) <= 2  # the first fetch, and one refresh for an unknown kid
+
+
+def test_a_rotated_zoho_key_is_picked_up_by_one_refetch(service: Service) -> None:
+    body = [event("Ticket_Add", TICKET, service.desk.org_id)]
+    assert post(service, body, good_token(service)).status_code == 200
+    service.zoho.signer.rotate()
+    other = [event("Ticket_Add", {**TICKET, "id": "4322"}, service.desk.org_id)]
+    assert post(service, other, good_token(service)).status_code == 200
+    assert jwks_fetches(service) == 2
