@@ -6,6 +6,7 @@ Errors a person can fix (a bad setting, a bad argument) print one line on stderr
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 import click
 from sqlalchemy.engine import make_url
+from werkzeug.serving import WSGIRequestHandler
 
 from .config import ConfigError, Settings, load_settings, setting_fields
 
@@ -59,7 +61,9 @@ def run(ctx: click.Context) -> None:
     _require_migrated(settings.database_url)
     app = create_app(settings)
     container = app.extensions["integration"]
-    server = make_server(settings.host, settings.port, app, threaded=True)
+    server = make_server(
+        settings.host, settings.port, app, threaded=True, request_handler=_RedactingHandler
+    )
     stop = threading.Event()
     worker = threading.Thread(target=Worker(container).run, args=(stop,), name="worker")
     worker.start()
@@ -86,6 +90,16 @@ def run(ctx: click.Context) -> None:
         container.wake_worker()
         worker.join(timeout=30)
         container.dispose()
+
+
+class _RedactingHandler(WSGIRequestHandler):
+    """Access log lines without the webhook's `?token=` secret."""
+
+    def log(self, type: str, message: str, *args: object) -> None:
+        super().log(type, message, *(SECRET_QUERY.sub(r"\1***", str(a)) for a in args))
+
+
+SECRET_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 def _require_migrated(url: str) -> None:

@@ -51,3 +51,33 @@ def test_run_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert err.strip().splitlines()[-1].startswith("error: database at revision none, code needs")
+
+
+def test_run_never_logs_the_webhook_token(tmp_path: Path, database_url: str) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": database_url,
+        "PORT": "0",
+        "WEBHOOK_AUTH": "token",
+        "WEBHOOK_TOKEN": "sup3r-s3cret",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().split()[2]
+        body = [{"eventType": "Ticket_Delete", "payload": {"id": "1"}}]
+        ok = requests.post(f"{base}/webhooks/zoho-desk?token=sup3r-s3cret", json=body, timeout=10)
+        bad = requests.post(f"{base}/webhooks/zoho-desk?token=wrong-guess", json=body, timeout=10)
+        assert (ok.status_code, bad.status_code) == (200, 401)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert "POST /webhooks/zoho-desk?token=*** HTTP" in err
+    assert "sup3r-s3cret" not in err and "wrong-guess" not in err
