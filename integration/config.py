@@ -255,6 +255,13 @@ class Settings:
         "how Zoho's echo of our own PATCH is recognised: fields (only our fields changed), "
         "agent (modifiedBy is our OAuth agent); values are always compared before a PATCH",
     )
+    classify_window_s: int = _setting(
+        "CLASSIFY_WINDOW_S",
+        _int_between(0, 30 * 86400),
+        "3600",
+        "a ticket first seen within this time of its creation is classified and gets the "
+        "policy's priority; an older one (it predates the service) keeps its priority",
+    )
     worker_batch: int = _setting(
         "WORKER_BATCH", _int_between(1, 1000), "20", "events (and writes) claimed per round"
     )

@@ -71,10 +71,12 @@ def release(
     available_at: datetime,
     error: str,
     count_attempt: bool = True,
+    **extra: Any,
 ) -> None:
     """Back to pending until `available_at` (only if the lease is still ours). Without
     `count_attempt` the claim does not count: Zoho was unreachable for reasons time fixes."""
     values: dict[str, Any] = {
+        **extra,
         "status": PENDING,
         "available_at": available_at,
         "lease_owner": None,

@@ -339,9 +339,12 @@ class Worker:
             created = event.event_time or event.received_at
         result = classify(self.policy, Request.from_ticket(snapshot))
         existing = self.policy.find_priority(str(snapshot.get("priority") or ""))
-        if event.event_type != "Ticket_Add" and existing is not None:
-            # First seen after its creation (it predates the service, or its Ticket_Add was
-            # missed): someone already chose its priority, and the agent wins.
+        seen = parse_zoho_time(snapshot.get("modifiedTime")) or event.received_at
+        window = timedelta(seconds=self.settings.classify_window_s)
+        if event.event_type != "Ticket_Add" and seen - created > window and existing is not None:
+            # First seen long after its creation (it predates the service): someone already
+            # chose its priority, and the agent wins. A ticket whose Ticket_Add is merely late
+            # (events of other modules may come first) is still classified.
             result = replace(
                 result,
                 priority=existing.key,
@@ -484,7 +487,7 @@ class Worker:
 
         outbox = session.get(OutboxWrite, ticket.ticket_id, with_for_update=True)
         known = dict(current)
-        if outbox is not None and (not self.c.live or outbox.dry_run):
+        if outbox is not None and not self.c.live:
             # Dry-run: Zoho never got our values; compare with what we would have written.
             known = merge_fields(known, json.loads(outbox.last_sent))
         diff = changed_fields(desired, known)
@@ -518,9 +521,10 @@ class Worker:
             outbox.fields = _json(diff)
             outbox.comment = comment
             outbox.version += 1
-            outbox.status = "pending"
-            outbox.attempts = 0
-            outbox.available_at = now
+            if outbox.status != queue.PROCESSING:  # an in-flight send requeues newer values
+                outbox.status = queue.PENDING
+                outbox.attempts = 0
+                outbox.available_at = now
             outbox.dry_run = not self.c.live
             outbox.updated_at = now
         names = sorted([*(k for k in diff if k != "cf"), *diff.get("cf", {})])
@@ -604,18 +608,16 @@ class Worker:
                 dry_run=dry_run,
                 updated_at=now,
             )
-            if not done:  # newer values coalesced in meanwhile: keep them pending
-                session.execute(
-                    update(OutboxWrite)
-                    .where(OutboxWrite.ticket_id == row.ticket_id)
-                    .values(
-                        last_sent=_json(last_sent),
-                        lease_owner=None,
-                        lease_until=None,
-                        status="pending",
-                        available_at=now,
-                        updated_at=now,
-                    )
+            if not done:  # newer values coalesced in meanwhile: send them next
+                queue.release(
+                    session,
+                    OutboxWrite,
+                    row.ticket_id,
+                    owner=self.owner,
+                    available_at=now,
+                    error="",
+                    last_sent=_json(last_sent),
+                    **({"comment": ""} if row.comment else {}),
                 )
             if row.comment:
                 session.execute(

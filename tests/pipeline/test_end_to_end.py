@@ -117,8 +117,9 @@ def test_a_thread_heard_before_its_ticket_is_applied_once_the_ticket_arrives(
     ticket = service.desk.create_ticket(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
     service.clock.set(mx("2026-11-27 18:45"))
     thread = service.desk.add_thread(ticket["id"])
-    service.deliver(event("Ticket_Thread_Add", {**thread, "ticketId": ticket["id"]},
-                          service.desk.org_id))  # fmt: skip
+    service.deliver(
+        event("Ticket_Thread_Add", {**thread, "ticketId": ticket["id"]}, service.desk.org_id)
+    )
     service.deliver(event("Ticket_Add", service.desk.get_ticket(ticket["id"]), service.desk.org_id))
     service.work()
     from integration.models import TrackedTicket
@@ -142,8 +143,9 @@ def test_ticket_delete_stops_tracking(service: Service) -> None:
 
 def test_a_ticket_first_seen_through_an_update_keeps_its_priority(service: Service) -> None:
     # The ticket predates the service: an agent set Low; its first event is an update.
-    ticket = service.desk.create_ticket(subject=SPAM, priority="Low",
-                                        createdTime="2026-11-28T00:30:00.000Z")  # fmt: skip
+    ticket = service.desk.create_ticket(
+        subject=SPAM, priority="Low", createdTime="2026-11-28T00:30:00.000Z"
+    )
     service.clock.set(mx("2026-11-30 09:00"))
     service.agent_update(ticket["id"], status="Escalated")
     service.work()
@@ -153,3 +155,49 @@ def test_a_ticket_first_seen_through_an_update_keeps_its_priority(service: Servi
     # Low: 1 day to respond, from Friday 18:30 -> Monday 18:30 (Mon 30 Nov 2026, UTC-6).
     assert patch["cf"]["cf_sla_response_due"] == "2026-12-01T00:30:00.000Z"
     assert service.desk.get_ticket(ticket["id"])["priority"] == "Low"
+
+
+def test_a_new_ticket_heard_first_through_an_update_is_still_classified(service: Service) -> None:
+    # Zoho's default priority is on the ticket; its Ticket_Add is late, an update comes first.
+    ticket = service.desk.create_ticket(
+        subject=SPAM, priority="Medium", createdTime="2026-11-28T00:30:00.000Z"
+    )
+    service.clock.set(mx("2026-11-27 18:40"))
+    service.agent_update(ticket["id"], status="Escalated")
+    service.work()
+    [patch] = patches(service, ticket["id"])
+    assert patch["priority"] == "High"
+
+
+def test_values_coalesced_during_a_send_go_out_next_and_the_comment_once(
+    service: Service,
+) -> None:
+    from integration import db, queue
+    from integration.models import OutboxWrite
+    from integration.worker import Worker
+
+    ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
+    sender, applier = Worker(service.container), Worker(service.container)
+    applier.process_events()
+    with db.transaction(service.container.sessions) as session:  # the sender takes the write
+        [in_flight] = queue.claim(
+            session,
+            OutboxWrite,
+            owner=sender.owner,
+            now=service.clock(),
+            lease=sender.lease,
+            limit=10,
+            order_by=[OutboxWrite.ticket_id],
+        )
+    service.clock.set(mx("2026-11-30 08:10"))  # before the response is due (08:30)
+    service.agent_update(ticket["id"], status="Waiting on customer")
+    applier.process_events()  # new values coalesce into the row being sent
+    sender._send(in_flight)  # the old values and the comment reach Zoho
+    sender.run_until_idle()  # then the newer values
+
+    assert [p["cf"]["cf_sla_status"] for p in patches(service, ticket["id"])] == [
+        "On track",
+        "Paused",
+    ]
+    assert len(service.desk.comments[ticket["id"]]) == 1
+    assert service.desk.get_ticket(ticket["id"])["cf"]["cf_sla_status"] == "Paused"
