@@ -60,6 +60,8 @@ from .zoho import (
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_EVERY = timedelta(seconds=10)
+
 # Zoho unreachable for a reason that time fixes: try again later without spending an attempt.
 WAIT_FOR_ZOHO = (CallsPaused, ReauthorizationRequired, TokenEndpointBusy)
 
@@ -90,12 +92,16 @@ class Worker:
         self.name = name
         self.owner = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=self.settings.worker_lease_s)
+        self._beat_at: datetime | None = None
 
     # ---- loop -------------------------------------------------------------------------------
 
     def run_once(self) -> RoundResult:
         result = RoundResult(events=self.process_events(), writes=self.process_outbox())
-        self.heartbeat()
+        now = self.c.clock()
+        if self._beat_at is None or now - self._beat_at >= HEARTBEAT_EVERY:
+            self.heartbeat()
+            self._beat_at = now
         return result
 
     def run_until_idle(self, max_rounds: int = 1000) -> int:
