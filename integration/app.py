@@ -6,6 +6,7 @@ fakes through the same door; production passes nothing and the environment is re
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .health import bp as health_bp
 from .rules import Policy, PolicyError, load_policy
 from .webhook_auth import DeliveryAuthenticator, JwtVerifier, TokenVerifier
 from .webhooks import bp as webhooks_bp
+from .zoho import DeskClient, HttpDeskClient, build_http_client
 
 
 def utc_now() -> datetime:
@@ -40,7 +42,7 @@ class Container:
     policy: Policy = field(default_factory=load_policy)
     clock: Callable[[], datetime] = utc_now
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
-    desk: Any = None  # a DeskClient; None = dry-run (no Zoho credentials)
+    desk: DeskClient | None = None  # None = dry-run (no Zoho credentials)
     webhook_auth: Any = None
     work_available: threading.Event = field(default_factory=threading.Event)
     _our_agent_id: str | None = None
@@ -94,10 +96,8 @@ def build_container(
     )
     container.readiness_checks.append(ReadinessCheck("database", lambda: _check_database(engine)))
     if container.desk is None and settings.zoho_configured:
-        from .zoho import build_http_client
-
         container.desk = build_http_client(settings, container.sessions)
-    if container.desk is not None and hasattr(container.desk, "tokens"):
+    if isinstance(container.desk, HttpDeskClient):
         tokens = container.desk.tokens
         container.readiness_checks.append(
             ReadinessCheck("zoho_auth", lambda: _check_zoho_auth(tokens, container.clock))
@@ -149,7 +149,15 @@ def create_app(config: Settings | Mapping[str, str] | None = None, **overrides: 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     app.register_error_handler(HTTPException, _json_http_error)
+    app.register_error_handler(Exception, _json_internal_error)
     return app
+
+
+def _json_internal_error(exc: Exception):  # type: ignore[no-untyped-def]
+    if isinstance(exc, HTTPException):
+        return _json_http_error(exc)
+    logging.getLogger(__name__).exception("unhandled error")
+    return jsonify(error="internal_error", detail="see the service log"), 500
 
 
 def _json_http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

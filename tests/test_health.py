@@ -77,3 +77,14 @@ def test_readiness_recovers_after_a_database_outage_without_restart() -> None:
         app.extensions["integration"].dispose()
     finally:
         proxy.close()
+
+
+def test_an_unexpected_error_is_a_json_500(app) -> None:  # type: ignore[no-untyped-def]
+    def boom() -> str:
+        raise RuntimeError("secret detail that must not leak")
+
+    app.add_url_rule("/boom", "boom", boom)
+    app.testing = False  # as in production: handled, not re-raised
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal_error", "detail": "see the service log"}
