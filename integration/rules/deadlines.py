@@ -238,7 +238,7 @@ def compute_deadlines(policy: Policy, history: TicketHistory) -> Deadlines:
     capped = set(policy.readings.escalation_never_later)
 
     changes = [PriorityChange(history.created, history.priorities[0].priority)]
-    for change in history.priorities[1:]:
+    for change in sorted(history.priorities[1:], key=lambda c: c.at):
         if policy.priority(change.priority).key != policy.priority(changes[-1].priority).key:
             changes.append(PriorityChange(max(change.at, history.created), change.priority))
 

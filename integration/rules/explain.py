@@ -35,6 +35,7 @@ _WORDS = {
         "paused": "en pausa: sin fecha hasta reanudar",
         "none": "sin fecha",
         "status": "Estado",
+        "etas": "ETA registrados (cada renegociación)",
         "business": "hábiles",
         "weekend": "fin de semana",
         "holiday": "día festivo",
@@ -64,6 +65,7 @@ _WORDS = {
         "paused": "paused: no date until resumed",
         "none": "no date",
         "status": "Status",
+        "etas": "ETAs recorded (each renegotiation)",
         "business": "business",
         "weekend": "weekend",
         "holiday": "holiday",
@@ -76,6 +78,17 @@ _WORDS = {
             "billable": "billable (quote required)",
         },
     },
+}
+
+
+_REASONS_ES = {
+    "first response deadline passed": "venció el plazo de primera respuesta",
+    "resolution deadline passed": "venció el plazo de resolución",
+    "closed within its deadlines": "cerrado dentro de sus plazos",
+    "on hold: every clock is stopped": "en pausa: todos los relojes detenidos",
+    "past the warning point of a deadline": "pasó el punto de alerta de un plazo",
+    "operations has not set an ETA": "operaciones no ha registrado un ETA",
+    "every deadline is ahead": "todos los plazos por delante",
 }
 
 
@@ -158,6 +171,14 @@ def explain(
             if hold.end is not None:
                 held = f"  ({_span(calendar.between(hold.start, hold.end))} {words['business']})"
             lines.append(f"  {format_when(hold.start, tz, lang)} → {end}{held}  [{hold.reason}]")
+    if history.etas:
+        lines += ["", f"{words['etas']}:"]
+        for change in history.etas:
+            eta = format_when(change.eta, tz, lang) if change.eta else words["none"]
+            lines.append(f"  {format_when(change.at, tz, lang)} → {eta}")
     if status is not None:
-        lines += ["", f"{words['status']}: {status.status} — {status.reason}"]
+        reason = status.reason
+        if lang == "es":
+            reason = _REASONS_ES.get(reason, reason.replace("waiting on", "en espera de"))
+        lines += ["", f"{words['status']}: {status.status} — {reason}"]
     return "\n".join(lines)

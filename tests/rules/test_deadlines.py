@@ -233,3 +233,21 @@ def test_dedicated_support_plan_applies_inside_its_window_only() -> None:
     assert outside.response_due == mx("2026-12-01 13:00")
     other = compute_deadlines(policy, ticket("2026-11-28 12:00", "High", account_id="7"))
     assert other.plan is None
+
+
+def test_priority_changes_given_out_of_order_are_applied_in_time_order() -> None:
+    history = ticket("2026-11-24 10:00", "Medium")
+    ordered = replace(
+        history,
+        priorities=(
+            *history.priorities,
+            PriorityChange(mx("2026-11-24 11:00"), "Low"),
+            PriorityChange(mx("2026-11-24 12:00"), "High"),
+        ),
+    )
+    shuffled = replace(
+        ordered, priorities=(ordered.priorities[0], *reversed(ordered.priorities[1:]))
+    )
+    a, b = compute_deadlines(POLICY, ordered), compute_deadlines(POLICY, shuffled)
+    assert a.priority.key == b.priority.key == "High"
+    assert a.response_due == b.response_due == mx("2026-11-24 13:00")
