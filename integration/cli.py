@@ -27,7 +27,7 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _settings(ctx: click.Context) -> Settings:
+def settings_of(ctx: click.Context) -> Settings:
     settings = ctx.obj.get("settings") if ctx.obj else None
     if settings is None:
         settings = load_settings()
@@ -56,7 +56,7 @@ def run(ctx: click.Context) -> None:
     from .logs import configure_logging
     from .worker import Worker
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
     _require_migrated(settings.database_url)
     app = create_app(settings)
@@ -137,7 +137,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the Alembic migrations."""
     from . import db
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     db.upgrade(settings.database_url, revision)
     click.echo(f"database {safe_url(settings.database_url)} at revision {revision}")
 
@@ -148,7 +148,7 @@ def db_current(ctx: click.Context) -> None:
     """Print the applied migration revision."""
     from . import db
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = db.make_engine(settings.database_url)
     try:
         click.echo(db.current_revision(engine) or "none")
@@ -165,7 +165,7 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
     """Print every setting with its value (secrets hidden)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     for name, env, _default, _doc in setting_fields():
         value = getattr(settings, name)
         if env == "DATABASE_URL":

@@ -11,14 +11,14 @@ import click
 from sqlalchemy import func, select, update
 
 from . import db
-from .cli import UserError, _settings, cli
+from .cli import UserError, cli, safe_url, settings_of
 from .models import InboxEvent, OutboxWrite
 
 
 def _container(ctx: click.Context):  # type: ignore[no-untyped-def]
     from .app import build_container
 
-    return build_container(_settings(ctx))
+    return build_container(settings_of(ctx))
 
 
 @cli.command("worker")
@@ -28,7 +28,7 @@ def worker_command(ctx: click.Context) -> None:
     from .logs import configure_logging
     from .worker import Worker
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
     container = _container(ctx)
     stop = threading.Event()
@@ -40,7 +40,7 @@ def worker_command(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo(
-        f"worker: database={settings.database_url.split('@')[-1]} "
+        f"worker: database={safe_url(settings.database_url)} "
         f"zoho-write-back={settings.write_back_mode}"
     )
     try:

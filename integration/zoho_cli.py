@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .cli import UserError, _settings, cli
+from .cli import UserError, cli, settings_of
 from .config import Settings
 
 WEBHOOK_NAME = "ignus-sla-service"
@@ -40,7 +40,7 @@ def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
     from .app import build_container
     from .zoho import build_http_client
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if not settings.zoho_configured:
         raise UserError(
             "Zoho is not configured: set ZOHO_ORG_ID, ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and "
@@ -191,7 +191,7 @@ def check(ctx: click.Context) -> None:
     """Credentials, token, org, scopes, custom fields, statuses, webhook: a checklist."""
     from .rules import load_policy
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     policy = load_policy(settings.sla_policy_file or None)
     if not settings.zoho_configured:
         checks = run_checks(settings, None, policy)
@@ -252,7 +252,7 @@ def register(ctx: click.Context, url: str) -> None:
         raise UserError(f'--url: "{url}" is not an http(s) URL')
     container, desk = _client(ctx)
     try:
-        body = webhook_body(_settings(ctx), url)
+        body = webhook_body(settings_of(ctx), url)
         existing = [w for w in desk.list_webhooks() if w.get("name") == WEBHOOK_NAME]
         if existing:
             result = desk.update_webhook(str(existing[0]["id"]), body)
