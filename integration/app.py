@@ -96,7 +96,7 @@ def build_container(
     )
     container.readiness_checks.append(ReadinessCheck("database", lambda: _check_database(engine)))
     if container.desk is None and settings.zoho_configured:
-        container.desk = build_http_client(settings, container.sessions)
+        container.desk = build_http_client(settings, container.sessions, container.clock)
     if isinstance(container.desk, HttpDeskClient):
         tokens = container.desk.tokens
         container.readiness_checks.append(

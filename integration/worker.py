@@ -51,6 +51,7 @@ from .writeback import (
 )
 from .zoho import (
     CallsPaused,
+    CreditsExhausted,
     NotFound,
     ReauthorizationRequired,
     RetryableError,
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = timedelta(seconds=10)
 
 # Zoho unreachable for a reason that time fixes: try again later without spending an attempt.
-WAIT_FOR_ZOHO = (CallsPaused, ReauthorizationRequired, TokenEndpointBusy)
+WAIT_FOR_ZOHO = (CallsPaused, CreditsExhausted, ReauthorizationRequired, TokenEndpointBusy)
 
 
 class RetryLater(Exception):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
@@ -27,7 +30,11 @@ def endpoints_for(settings: Settings) -> Endpoints:
     return endpoints(settings.zoho_dc, settings.zoho_desk_base_url, settings.zoho_accounts_url)
 
 
-def build_http_client(settings: Settings, sessions: sessionmaker[Session]) -> HttpDeskClient:
+def build_http_client(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> HttpDeskClient:
     """The live client: the token shared through the database, settings for every limit."""
     import requests
 
@@ -46,6 +53,7 @@ def build_http_client(settings: Settings, sessions: sessionmaker[Session]) -> Ht
         SqlTokenStore(sessions),
         refresher,
         margin_s=settings.zoho_token_margin_s,
+        clock=clock,
         credentials_fingerprint=fingerprint(
             settings.zoho_refresh_token.reveal(), settings.zoho_client_id
         ),
@@ -60,6 +68,7 @@ def build_http_client(settings: Settings, sessions: sessionmaker[Session]) -> Ht
         max_concurrency=settings.zoho_max_concurrency,
         credits_pause_s=settings.zoho_credits_pause_s,
         source_id=settings.zoho_source_id,
+        clock=clock,
     )
 
 

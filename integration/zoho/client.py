@@ -264,6 +264,7 @@ class HttpDeskClient:
         until = self.clock() + wait
         log.error("Zoho daily API credits spent: pausing every call until %s", until.isoformat())
         self.tokens.store.pause_calls(until, self.clock())
+        error.resume_at = until
 
     # ---- operations -------------------------------------------------------------------------
 

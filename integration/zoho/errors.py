@@ -54,6 +54,8 @@ class ServerError(RetryableError):
 class CreditsExhausted(ZohoError):
     """429 THRESHOLD_EXCEEDED: the portal's daily API credits are spent; calls pause until reset."""
 
+    resume_at: datetime | None = None
+
 
 class CallsPaused(Exception):
     """Calls are paused (credits spent) until `resume_at`; nothing was sent."""

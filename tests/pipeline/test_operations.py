@@ -75,8 +75,9 @@ def test_dry_run_records_what_would_be_written_and_writes_nothing(dry_run_app) -
 
 
 def test_zoho_down_while_applying_keeps_the_event_until_it_succeeds(service: Service) -> None:
-    ticket = service.desk.create_ticket(subject="Ataque masivo de SPAM",
-                                        createdTime="2026-11-28T00:30:00.000Z")  # fmt: skip
+    ticket = service.desk.create_ticket(
+        subject="Ataque masivo de SPAM", createdTime="2026-11-28T00:30:00.000Z"
+    )
     service.desk.inject(Fault(status=503, times=2, method="GET", path_prefix="/api/v1/tickets/"))
     service.deliver(event("Ticket_Add", ticket, service.desk.org_id))
     worker = Worker(service.container)
@@ -96,11 +97,23 @@ def test_a_refused_write_is_failed_visibly_and_can_be_retried(
     service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     service.desk.inject(
-        Fault(status=422, times=1, method="PATCH",
-              body={"errorCode": "INVALID_DATA", "message": "bad field",
-                    "errors": [{"fieldName": "/cf_sla_status", "errorType": "invalid",
-                                "errorMessage": "not an allowed value"}]})
-    )  # fmt: skip
+        Fault(
+            status=422,
+            times=1,
+            method="PATCH",
+            body={
+                "errorCode": "INVALID_DATA",
+                "message": "bad field",
+                "errors": [
+                    {
+                        "fieldName": "/cf_sla_status",
+                        "errorType": "invalid",
+                        "errorMessage": "not an allowed value",
+                    }
+                ],
+            },
+        )
+    )
     ticket = service.add(subject="Ataque masivo de SPAM", createdTime="2026-11-28T00:30:00.000Z")
     service.work()
     with service.container.sessions() as session:
@@ -195,3 +208,24 @@ def test_the_worker_rides_out_a_database_outage(database_url: str) -> None:
         worker.join(timeout=30)
         container.dispose()
         proxy.close()
+
+
+def test_spent_credits_hold_writes_until_the_reset_without_failing_them(service: Service) -> None:
+    service.desk.inject(
+        Fault(
+            status=429,
+            times=1,
+            method="PATCH",
+            headers={"Retry-After": "600"},
+            body={"errorCode": "THRESHOLD_EXCEEDED", "message": "credits spent"},
+        )
+    )
+    ticket = service.add(subject="Ataque masivo de SPAM", createdTime="2026-11-28T00:30:00.000Z")
+    service.work()
+    with service.container.sessions() as session:
+        outbox = session.get(OutboxWrite, ticket["id"])
+        assert outbox is not None and outbox.status == "pending" and outbox.attempts == 0
+        assert (outbox.available_at - service.clock()).total_seconds() == 600
+    service.clock.advance(seconds=601)
+    service.work()
+    assert service.desk.get_ticket(ticket["id"])["priority"] == "High"
