@@ -176,3 +176,82 @@ def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
             click.echo(f"applied in {rounds} round(s)")
     finally:
         container.dispose()
+
+
+@cli.group("ticket")
+def ticket() -> None:
+    """What the service knows and decided about one ticket."""
+
+
+@ticket.command("show")
+@click.argument("ticket_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
+    """Classification, deadlines, SLA status, pending write and the audit trail."""
+    from .models import AuditEntry, TicketObservation, TrackedTicket
+    from .rules.explain import format_when
+
+    container = _container(ctx)
+    try:
+        with container.sessions() as session:
+            tracked = session.get(TrackedTicket, ticket_id)
+            if tracked is None:
+                raise UserError(f"ticket {ticket_id} is not tracked")
+            outbox = session.get(OutboxWrite, ticket_id)
+            observations = session.scalar(
+                select(func.count()).where(TicketObservation.ticket_id == ticket_id)
+            )
+            audit = session.scalars(
+                select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
+            ).all()
+    finally:
+        container.dispose()
+    tz = container.policy.tz
+
+    def when(moment):  # type: ignore[no-untyped-def]
+        return format_when(moment, tz, container.policy.language) if moment else "-"
+
+    body = {
+        "ticket": ticket_id,
+        "priority": tracked.priority,
+        "classified_priority": tracked.classified_priority,
+        "kind": tracked.kind,
+        "vendor": tracked.vendor or None,
+        "rule": tracked.rule_id,
+        "sla_status": tracked.sla_status,
+        "response_due": tracked.response_due,
+        "resolution_target": tracked.resolution_target,
+        "resolution_due": tracked.resolution_due,
+        "first_response_at": tracked.first_response_at,
+        "next_check_at": tracked.next_check_at,
+        "deleted": tracked.deleted,
+        "observations": observations,
+        "write": None
+        if outbox is None
+        else {
+            "status": outbox.status,
+            "dry_run": outbox.dry_run,
+            "writes": outbox.writes,
+            "last_error": outbox.last_error or None,
+        },
+        "audit": [{"at": a.at, "decision": a.decision, "reason": a.reason} for a in audit],
+    }
+    if as_json:
+        click.echo(json.dumps(body, indent=2, default=str, ensure_ascii=False))
+        return
+    for key in ("priority", "kind", "rule", "sla_status"):
+        click.echo(f"{key}: {body[key]}")
+    for key in (
+        "response_due",
+        "resolution_target",
+        "resolution_due",
+        "first_response_at",
+        "next_check_at",
+    ):
+        click.echo(f"{key}: {when(body[key])}")
+    if body["write"]:
+        click.echo(f"write-back: {body['write']}")
+    click.echo("audit:")
+    for entry in audit:
+        click.echo(f"  {when(entry.at)}  {entry.decision}: {entry.reason}")

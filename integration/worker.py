@@ -638,5 +638,5 @@ class Worker:
                 row.ticket_id,
                 "write-back",
                 f"{verb} {_json(fields)}" + (" and the assignment comment" if row.comment else ""),
-                {"fields": fields, "dry_run": dry_run},
+                {"fields": fields, "dry_run": dry_run, "comment": row.comment or None},
             )

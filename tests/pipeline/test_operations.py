@@ -151,6 +151,14 @@ def test_replay_feeds_a_saved_delivery_through_the_pipeline(
         assert tracked is not None and tracked.priority == "High"
     app.extensions["integration"].dispose()
 
+    assert main(["ticket", "show", SPAM_TICKET["id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "rule: high-spam-attack" in shown
+    assert "response_due: lun 30 nov 2026 08:30" in shown
+    assert "dry-run: would write" in shown
+    assert main(["ticket", "show", "nope"]) == 2
+    assert capsys.readouterr().err.strip() == "error: ticket nope is not tracked"
+
 
 def test_replay_of_a_bad_file_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
