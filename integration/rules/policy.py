@@ -160,11 +160,7 @@ class Policy:
 
     @cached_property
     def _aliases(self) -> dict[str, Priority]:
-        aliases = {}
-        for priority in self.priorities.values():
-            for alias in (priority.key, *priority.names):
-                aliases[normalize(alias)] = priority
-        return aliases
+        return priority_aliases(self.priorities)
 
     def find_priority(self, name: str | None) -> Priority | None:
         if not name:
@@ -173,9 +169,6 @@ class Policy:
             return self.priority(name)
         except PolicyError:
             return None
-
-    def calendar_for(self, targets: Targets) -> BusinessCalendar:
-        return self.calendars[targets.calendar]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,19 +276,20 @@ def _choice(reader: _Reader, name: str, allowed: tuple[str, ...], default: str) 
     return value
 
 
-def find_priority(priorities: dict[str, Priority], name: str) -> Priority | None:
-    wanted = normalize(name)
-    for priority in priorities.values():
-        if wanted == normalize(priority.key) or wanted in map(normalize, priority.names):
-            return priority
-    return None
+def priority_aliases(priorities: dict[str, Priority]) -> dict[str, Priority]:
+    """Every name of every priority (normalized) -> the priority."""
+    return {
+        normalize(alias): priority
+        for priority in priorities.values()
+        for alias in (priority.key, *priority.names)
+    }
 
 
 def _priority_key(
     priorities: dict[str, Priority], reader: _Reader, key: str, name: str | None = None
 ) -> str:
     name = reader.get(key, str) if name is None else name
-    priority = find_priority(priorities, name)
+    priority = priority_aliases(priorities).get(normalize(name))
     if priority is None:
         raise PolicyError(f'{reader.key(key)}: "{name}" is not a priority of this policy')
     return priority.key
