@@ -17,17 +17,18 @@ class Request:
 
     subject: str = ""
     description: str = ""
-    fields: Mapping[str, str | None] = field(default_factory=dict)
+    # A field may carry several values (a department's id and its name): any of them matches.
+    fields: Mapping[str, str | tuple[str, ...] | None] = field(default_factory=dict)
 
     @classmethod
     def from_ticket(cls, ticket: Mapping[str, object]) -> Request:
         """From a Zoho ticket object (`GET /tickets/{id}` or a webhook payload)."""
-        found: dict[str, str | None] = {}
+        found: dict[str, str | tuple[str, ...] | None] = {}
         for name in ("category", "subCategory", "classification", "channel"):
             found[name] = _text(ticket.get(name))
-        found["product"] = _text(ticket.get("productId")) or _name(ticket.get("product"))
-        found["department"] = _text(ticket.get("departmentId")) or _name(ticket.get("department"))
-        found["account"] = _text(ticket.get("accountId")) or _name(ticket.get("account"))
+        for name in ("product", "department", "account"):
+            values = (_text(ticket.get(f"{name}Id")), _name(ticket.get(name)))
+            found[name] = tuple(v for v in values if v)
         custom = ticket.get("cf")
         if isinstance(custom, Mapping):
             found.update({str(k): _text(v) for k, v in custom.items()})
@@ -46,7 +47,7 @@ def _text(value: object) -> str | None:
 
 def _name(value: object) -> str | None:
     if isinstance(value, Mapping):
-        return _text(value.get("name")) or _text(value.get("id"))
+        return _text(value.get("name") or value.get("productName") or value.get("accountName"))
     return None
 
 
@@ -78,11 +79,13 @@ def _first_keyword(keywords: tuple[str, ...], texts: dict[str, str]) -> str | No
     return None
 
 
-def _match(rule: Rule, texts: dict[str, str], values: dict[str, str]) -> tuple[str, ...] | None:
+def _match(
+    rule: Rule, texts: dict[str, str], values: dict[str, tuple[str, ...]]
+) -> tuple[str, ...] | None:
     evidence: list[str] = []
     for name, accepted in rule.fields:
-        value = values.get(name, "")
-        if not value or value not in accepted:
+        value = next((v for v in values.get(name, ()) if v in accepted), None)
+        if value is None:
             return None
         evidence.append(f'{name} = "{value}"')
     if rule.keywords:
@@ -97,7 +100,11 @@ def _match(rule: Rule, texts: dict[str, str], values: dict[str, str]) -> tuple[s
 
 def classify(policy: Policy, request: Request) -> Classification:
     texts = {"subject": normalize(request.subject), "description": normalize(request.description)}
-    values = {k: normalize(v) for k, v in request.fields.items() if v}
+    values = {
+        name: tuple(normalize(v) for v in ((raw,) if isinstance(raw, str) else raw) if v)
+        for name, raw in request.fields.items()
+        if raw
+    }
     for rule in policy.rules:
         evidence = _match(rule, texts, values)
         if evidence is not None:

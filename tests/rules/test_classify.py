@@ -119,3 +119,19 @@ def test_request_from_a_zoho_ticket_reads_custom_fields() -> None:
     )
     ticket = {"subject": "x", "cf": {"cf_customer_tier": "Gold"}, "departmentId": "1"}
     assert classify(policy, Request.from_ticket(ticket)).rule_id == "gold"
+
+
+def test_a_department_rule_matches_its_name_or_its_id() -> None:
+    policy = policy_with(
+        rules=[{"id": "vip", "priority": "High", "match": {"department": ["Soporte VIP", "77"]}}]
+    )
+    by_name = {
+        "subject": "x",
+        "departmentId": "1",
+        "department": {"id": "1", "name": "Soporte VIP"},
+    }
+    by_id = {"subject": "x", "departmentId": "77"}
+    other = {"subject": "x", "departmentId": "1", "department": {"name": "Ventas"}}
+    assert classify(policy, Request.from_ticket(by_name)).rule_id == "vip"
+    assert classify(policy, Request.from_ticket(by_id)).rule_id == "vip"
+    assert classify(policy, Request.from_ticket(other)).rule_id == "default"
