@@ -300,7 +300,9 @@ class BusinessCalendar:
         if seconds == 0:
             return self.next_open(start)
         epoch = _epoch(start)
-        index = self._index_covering(epoch)
+        index = self._index  # hot path: the index usually covers the instant already
+        if index is None or not index.starts or not index.starts[0] <= epoch <= index.ends[-1]:
+            index = self._index_covering(epoch)
         target = self._position(index, epoch)[1] + seconds
         while True:
             j = bisect_left(index.cum_end, target)

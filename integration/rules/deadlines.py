@@ -195,6 +195,8 @@ def _deadline(
 
 def find_plan(policy: Policy, history: TicketHistory) -> DedicatedPlan | None:
     """The dedicated-support plan covering the ticket's account on its creation day, if any."""
+    if not policy.plans:
+        return None
     day = history.created.astimezone(policy.tz).date()
     for plan in policy.plans:
         if not plan.covers(day):
