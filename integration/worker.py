@@ -479,8 +479,21 @@ class Worker:
         status = evaluate(history, deadlines, now)
         agent_changed = len(history.priorities) > 1
         zoho_priority = None if agent_changed else deadlines.priority.zoho_value
+        department = next(
+            (
+                o.department_id
+                for o in sorted(observations, key=lambda o: o.modified_time, reverse=True)
+                if o.department_id
+            ),
+            "",
+        )
         desired = desired_fields(
-            self.policy, deadlines, status, ticket.rule_id, priority=zoho_priority
+            self.policy,
+            deadlines,
+            status,
+            ticket.rule_id,
+            priority=zoho_priority,
+            department_id=department,
         )
 
         ticket.priority = deadlines.priority.key

@@ -24,6 +24,7 @@ def desired_fields(
     rule_id: str,
     *,
     priority: str | None,
+    department_id: str = "",
 ) -> dict[str, Any]:
     """The values our fields should hold. `priority` is the Zoho value to set, or None to leave
     the ticket's priority alone (an agent changed it: the agent wins)."""
@@ -39,7 +40,7 @@ def desired_fields(
     }
     if priority is not None:
         fields["priority"] = priority
-    if names.write_due_date:
+    if names.writes_due_date(department_id):
         fields["dueDate"] = _time(deadlines.resolution_due.due)
     return fields
 

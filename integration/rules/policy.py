@@ -129,6 +129,10 @@ class FieldNames:
     eta: str = "cf_eta"
     quote_status: str = "cf_quote_status"
     write_due_date: bool = True
+    zoho_sla_departments: tuple[str, ...] = ()
+
+    def writes_due_date(self, department_id: str) -> bool:
+        return self.write_due_date and department_id not in self.zoho_sla_departments
 
 
 @dataclass(frozen=True)
@@ -451,7 +455,10 @@ def _fields(reader: _Reader) -> FieldNames:
     values: dict[str, Any] = {}
     for name in FieldNames.__dataclass_fields__:
         default = getattr(defaults, name)
-        values[name] = reader.get(name, type(default), default)
+        if isinstance(default, tuple):
+            values[name] = reader.strings(name)
+        else:
+            values[name] = reader.get(name, type(default), default)
     return FieldNames(**values)
 
 

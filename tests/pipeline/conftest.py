@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,14 +127,21 @@ def clock() -> Clock:
     return Clock(mx("2026-11-27 18:30"))
 
 
-@pytest.fixture
-def service(database_url: str, clock: Clock) -> Iterator[Service]:
+@contextmanager
+def running_service(database_url: str, clock: Clock, **overrides: Any) -> Iterator[Service]:
+    """The fake Zoho, the web app and a worker's container; `overrides` go to create_app."""
     desk = FakeDesk(clock=clock)
     with FakeZohoServer(desk) as zoho:
-        app = create_app(service_settings(database_url, zoho.url, desk), clock=clock)
+        app = create_app(service_settings(database_url, zoho.url, desk), clock=clock, **overrides)
         web = ServedApp(app)
         try:
             yield Service(desk, zoho, web, app.extensions["integration"], clock)
         finally:
             web.stop()
             app.extensions["integration"].dispose()
+
+
+@pytest.fixture
+def service(database_url: str, clock: Clock) -> Iterator[Service]:
+    with running_service(database_url, clock) as running:
+        yield running

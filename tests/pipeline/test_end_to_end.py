@@ -9,7 +9,8 @@ Policy: the shipped Ignus policy. High = 1 h response, 1–3 days resolution on 
 from __future__ import annotations
 
 from integration.zoho.fake_server import event
-from tests.pipeline.conftest import Service, mx
+from tests.pipeline.conftest import Service, mx, running_service
+from tests.rules.helpers import policy_with
 
 SPAM = "Ataque masivo de SPAM"  # a seed example: High
 
@@ -201,3 +202,13 @@ def test_values_coalesced_during_a_send_go_out_next_and_the_comment_once(
     ]
     assert len(service.desk.comments[ticket["id"]]) == 1
     assert service.desk.get_ticket(ticket["id"])["cf"]["cf_sla_status"] == "Paused"
+
+
+def test_a_department_with_zohos_own_sla_keeps_its_due_date(database_url: str, clock) -> None:  # type: ignore[no-untyped-def]
+    policy = policy_with(fields={"zoho_sla_departments": ["432100000000006907"]})
+    with running_service(database_url, clock, policy=policy) as service:
+        ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
+        service.work()
+        [patch] = patches(service, ticket["id"])
+    assert "dueDate" not in patch
+    assert patch["cf"]["cf_sla_resolution_due"] == "2026-12-03T00:30:00.000Z"
