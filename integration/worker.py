@@ -1,8 +1,9 @@
 """The worker: applies inbox events to the SLA state and writes the results back to Zoho.
 
 Each round claims a batch of events (one statement, under a lease) and applies each in its own
-transaction: observations are appended, the ticket's deadlines are recomputed from the whole log,
-and the values Zoho should show coalesce into the ticket's single outbox row. A second step claims
+transaction: Zoho's state is fetched first, then the ticket's ledger (`ledger.py`) appends the
+observations, recomputes the deadlines from the whole log and coalesces the values Zoho should
+show into the ticket's single outbox row. A second step claims
 outbox rows and PATCHes only the fields whose value differs. Every step is safe to run twice, so a
 killed worker's rows are simply claimed again when its lease expires.
 """
@@ -14,38 +15,31 @@ import logging
 import os
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from . import db, queue
 from .app import Container
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
+from .ledger import Ledger, as_json
 from .models import (
-    AuditEntry,
     InboxEvent,
     OutboxWrite,
     ProcessHeartbeat,
-    TicketObservation,
     TrackedTicket,
 )
-from .rules import Classification, Request, classify, compute_deadlines, evaluate
 from .tracking import (
-    Classified,
     Observation,
-    build_history,
     first_agent_response,
     observe,
     parse_zoho_time,
 )
 from .writeback import (
-    assignment_comment,
-    changed_fields,
-    desired_fields,
     merge_fields,
     only_our_fields_changed,
 )
@@ -81,10 +75,6 @@ class RoundResult:
         return bool(self.events or self.writes)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 class Worker:
     def __init__(self, container: Container, name: str = "worker") -> None:
         self.c = container
@@ -94,6 +84,12 @@ class Worker:
         self.owner = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=self.settings.worker_lease_s)
         self._beat_at: datetime | None = None
+        self.ledger = Ledger(
+            self.policy,
+            container.clock,
+            live=container.live,
+            classify_window_s=self.settings.classify_window_s,
+        )
 
     # ---- loop -------------------------------------------------------------------------------
 
@@ -228,7 +224,7 @@ class Worker:
             )
             queue.end(session, model, key, owner=self.owner, status=final, last_error=error)
             if isinstance(row, OutboxWrite):
-                self._audit(session, row.ticket_id, f"write-{final}", error, {})
+                self.ledger.audit(session, row.ticket_id, f"write-{final}", error, {})
 
     def _finish(self, session: Session, event: InboxEvent, status: str, note: str = "") -> None:
         queue.end(
@@ -266,9 +262,10 @@ class Worker:
 
         our_agent = self.c.our_agent_id()  # asked before the transaction: no I/O inside it
         with db.transaction(self.c.sessions) as session:
-            ticket = self._lock_ticket(session, ticket_id)
+            ticket = self.ledger.lock(session, ticket_id)
             if gone:
-                self._stop_tracking(session, ticket, ticket_id, event)
+                self.ledger.stop_tracking(session, ticket, ticket_id)
+                self._finish(session, event, "done")
                 return
             snapshot = (
                 fetched
@@ -279,7 +276,9 @@ class Worker:
             if ticket is None:
                 if snapshot is None:
                     raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
-                ticket, classification = self._start_tracking(session, ticket_id, snapshot, event)
+                ticket, classification = self.ledger.start_tracking(
+                    session, ticket_id, snapshot, event
+                )
 
             observations: list[Observation | None] = []
             if event_type not in THREAD_EVENTS:
@@ -288,7 +287,7 @@ class Worker:
                 observations.append(observe(prev_state, "prev_state", self.policy))
             if fetched is not None:
                 observations.append(observe(fetched, "fetch", self.policy))
-            self._record(session, ticket_id, [o for o in observations if o is not None])
+            self.ledger.record(session, ticket_id, [o for o in observations if o is not None])
 
             responded = first_agent_response(
                 threads
@@ -314,13 +313,13 @@ class Worker:
 
             echo = event_type == "Ticket_Update" and self._is_echo(payload, prev_state, our_agent)
             current = snapshot if snapshot is not None else {}
-            decision = self._recompute(session, ticket, current, our_agent, classification)
+            decision = self.ledger.recompute(session, ticket, current, our_agent, classification)
             reason = decision
             if stale:
                 reason = f"stale event (older than the ticket's state): history kept; {decision}"
             if echo:
                 reason = f"echo of our own write; {decision}"
-            self._audit(session, ticket_id, event_type, reason, {"event": event.id})
+            self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
             self._finish(session, event, "done", "stale" if stale else ("echo" if echo else ""))
 
     def _is_echo(
@@ -332,236 +331,6 @@ class Worker:
         if "fields" in modes and prev_state is not None:
             return only_our_fields_changed(payload, prev_state, self.policy)
         return False
-
-    def _lock_ticket(self, session: Session, ticket_id: str) -> TrackedTicket | None:
-        return session.scalar(
-            select(TrackedTicket).where(TrackedTicket.ticket_id == ticket_id).with_for_update()
-        )
-
-    def _start_tracking(
-        self, session: Session, ticket_id: str, snapshot: dict[str, Any], event: InboxEvent
-    ) -> tuple[TrackedTicket, Classification]:
-        created = parse_zoho_time(snapshot.get("createdTime")) or event.modified_time
-        if created is None:
-            created = event.event_time or event.received_at
-        result = classify(self.policy, Request.from_ticket(snapshot))
-        existing = self.policy.find_priority(str(snapshot.get("priority") or ""))
-        seen = parse_zoho_time(snapshot.get("modifiedTime")) or event.received_at
-        window = timedelta(seconds=self.settings.classify_window_s)
-        if event.event_type != "Ticket_Add" and seen - created > window and existing is not None:
-            # First seen long after its creation (it predates the service): someone already
-            # chose its priority, and the agent wins. A ticket whose Ticket_Add is merely late
-            # (events of other modules may come first) is still classified.
-            result = replace(
-                result,
-                priority=existing.key,
-                evidence=(*result.evidence, f"kept the ticket's priority {existing.key}"),
-            )
-        ticket = TrackedTicket(
-            ticket_id=ticket_id,
-            org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],
-            ticket_number=str(snapshot.get("ticketNumber") or "")[:32],
-            created_at=created,
-            classified_priority=result.priority,
-            kind=result.kind,
-            vendor=result.vendor,
-            rule_id=result.rule_id,
-            priority=result.priority,
-            comment_posted=False,
-            deleted=False,
-            updated_at=self.c.clock(),
-        )
-        session.add(ticket)
-        session.flush()  # a racing worker hits the primary key here, and retries the event
-        self._audit(
-            session,
-            ticket_id,
-            "classified",
-            f"priority {result.priority}, kind {result.kind}, rule {result.rule_id}: "
-            + "; ".join(result.evidence),
-            {
-                "priority": result.priority,
-                "kind": result.kind,
-                "vendor": result.vendor,
-                "rule": result.rule_id,
-                "evidence": list(result.evidence),
-            },
-        )
-        return ticket, result
-
-    def _stop_tracking(
-        self, session: Session, ticket: TrackedTicket | None, ticket_id: str, event: InboxEvent
-    ) -> None:
-        if ticket is not None:
-            ticket.deleted = True
-            ticket.next_check_at = None
-            ticket.updated_at = self.c.clock()
-        session.execute(
-            update(OutboxWrite)
-            .where(
-                OutboxWrite.ticket_id == ticket_id, OutboxWrite.status.in_(["pending", "failed"])
-            )
-            .values(status="cancelled", updated_at=self.c.clock())
-        )
-        self._audit(session, ticket_id, "deleted", "ticket deleted in Zoho: tracking stopped", {})
-        self._finish(session, event, "done")
-
-    def _record(self, session: Session, ticket_id: str, observations: list[Observation]) -> None:
-        insert = db.insert_for(session.get_bind().dialect.name)
-        for obs in observations:
-            session.execute(
-                insert(TicketObservation)
-                .values(
-                    ticket_id=ticket_id,
-                    modified_time=obs.modified_time,
-                    source=obs.source,
-                    status=obs.status[:64],
-                    status_type=obs.status_type[:16],
-                    priority=obs.priority[:32],
-                    onhold_time=obs.onhold_time,
-                    closed_time=obs.closed_time,
-                    eta=obs.eta[:40],
-                    quote_status=obs.quote_status[:64],
-                    department_id=obs.department_id[:32],
-                    account_id=obs.account_id[:32],
-                    modified_by=obs.modified_by[:32],
-                    recorded_at=self.c.clock(),
-                )
-                .on_conflict_do_nothing(index_elements=["ticket_id", "modified_time"])
-            )
-
-    def _observations(self, session: Session, ticket_id: str) -> list[Observation]:
-        rows = session.scalars(
-            select(TicketObservation).where(TicketObservation.ticket_id == ticket_id)
-        )
-        return [
-            Observation(
-                modified_time=r.modified_time,
-                source=r.source,
-                status=r.status,
-                status_type=r.status_type,
-                priority=r.priority,
-                onhold_time=r.onhold_time,
-                closed_time=r.closed_time,
-                eta=r.eta,
-                quote_status=r.quote_status,
-                department_id=r.department_id,
-                account_id=r.account_id,
-                modified_by=r.modified_by,
-            )
-            for r in rows
-        ]
-
-    def _recompute(
-        self,
-        session: Session,
-        ticket: TrackedTicket,
-        current: dict[str, Any],
-        our_agent: str,
-        classification: Classification | None = None,
-    ) -> str:
-        """Deadlines from the whole observation log; the differing values into the outbox.
-        `classification` is given when the ticket was just classified: its first assignment
-        then gets the explaining comment."""
-        observations = self._observations(session, ticket.ticket_id)
-        classified = Classified(
-            ticket.created_at, ticket.classified_priority, ticket.kind, ticket.vendor
-        )
-        history = build_history(
-            self.policy,
-            classified,
-            observations,
-            first_response_at=ticket.first_response_at,
-            our_agent_id=our_agent,
-        )
-        now = self.c.clock()
-        deadlines = compute_deadlines(self.policy, history)
-        status = evaluate(history, deadlines, now)
-        agent_changed = len(history.priorities) > 1
-        zoho_priority = None if agent_changed else deadlines.priority.zoho_value
-        department = next(
-            (
-                o.department_id
-                for o in sorted(observations, key=lambda o: o.modified_time, reverse=True)
-                if o.department_id
-            ),
-            "",
-        )
-        desired = desired_fields(
-            self.policy,
-            deadlines,
-            status,
-            ticket.rule_id,
-            priority=zoho_priority,
-            department_id=department,
-        )
-
-        ticket.priority = deadlines.priority.key
-        ticket.response_due = deadlines.response.due
-        ticket.resolution_target = deadlines.resolution_target.due
-        ticket.resolution_due = deadlines.resolution_due.due
-        ticket.sla_status = status.status
-        ticket.next_check_at = status.next_change_at
-        ticket.policy_version = deadlines.policy_version
-        ticket.updated_at = now
-
-        outbox = session.get(OutboxWrite, ticket.ticket_id, with_for_update=True)
-        known = dict(current)
-        if outbox is not None and not self.c.live:
-            # Dry-run: Zoho never got our values; compare with what we would have written.
-            known = merge_fields(known, json.loads(outbox.last_sent))
-        diff = changed_fields(desired, known)
-        comment = outbox.comment if outbox is not None and not ticket.comment_posted else ""
-        if classification is not None and not ticket.comment_posted:
-            comment = assignment_comment(self.policy, classification, deadlines)
-        if not diff and not comment:
-            if outbox is not None and outbox.status == "pending":
-                outbox.status, outbox.fields = "done", "{}"
-                outbox.version += 1
-                outbox.updated_at = now
-            return f"{status.status}; Zoho already shows every value: nothing to write"
-        if outbox is None:
-            session.add(
-                OutboxWrite(
-                    ticket_id=ticket.ticket_id,
-                    fields=_json(diff),
-                    comment=comment,
-                    version=1,
-                    status="pending",
-                    attempts=0,
-                    available_at=now,
-                    last_error="",
-                    last_sent="{}",
-                    writes=0,
-                    dry_run=not self.c.live,
-                    updated_at=now,
-                )
-            )
-        else:
-            outbox.fields = _json(diff)
-            outbox.comment = comment
-            outbox.version += 1
-            if outbox.status != queue.PROCESSING:  # an in-flight send requeues newer values
-                outbox.status = queue.PENDING
-                outbox.attempts = 0
-                outbox.available_at = now
-            outbox.dry_run = not self.c.live
-            outbox.updated_at = now
-        names = sorted([*(k for k in diff if k != "cf"), *diff.get("cf", {})])
-        return f"{status.status}; queued write of {', '.join(names) or 'the comment'}"
-
-    def _audit(
-        self, session: Session, ticket_id: str, decision: str, reason: str, data: dict[str, Any]
-    ) -> None:
-        session.add(
-            AuditEntry(
-                ticket_id=ticket_id,
-                at=self.c.clock(),
-                decision=decision[:32],
-                reason=reason,
-                data=_json(data),
-            )
-        )
 
     # ---- outbox -----------------------------------------------------------------------------
 
@@ -591,7 +360,7 @@ class Worker:
                 with db.transaction(self.c.sessions) as session:
                     obs = observe(answer, "write", self.policy)
                     if obs is not None:
-                        self._record(session, row.ticket_id, [obs])
+                        self.ledger.record(session, row.ticket_id, [obs])
             if row.comment:
                 self.c.desk.add_comment(row.ticket_id, row.comment, public=False)
         except WAIT_FOR_ZOHO as exc:
@@ -622,7 +391,7 @@ class Worker:
                 owner=self.owner,
                 status="done",
                 comment="",
-                last_sent=_json(last_sent),
+                last_sent=as_json(last_sent),
                 sent_at=now,
                 writes=OutboxWrite.writes + (0 if dry_run else 1),
                 dry_run=dry_run,
@@ -636,7 +405,7 @@ class Worker:
                     owner=self.owner,
                     available_at=now,
                     error="",
-                    last_sent=_json(last_sent),
+                    last_sent=as_json(last_sent),
                     **({"comment": ""} if row.comment else {}),
                 )
             if row.comment:
@@ -646,10 +415,11 @@ class Worker:
                     .values(comment_posted=True)
                 )
             verb = "dry-run: would write" if dry_run else "wrote"
-            self._audit(
+            self.ledger.audit(
                 session,
                 row.ticket_id,
                 "write-back",
-                f"{verb} {_json(fields)}" + (" and the assignment comment" if row.comment else ""),
+                f"{verb} {as_json(fields)}"
+                + (" and the assignment comment" if row.comment else ""),
                 {"fields": fields, "dry_run": dry_run, "comment": row.comment or None},
             )
