@@ -48,7 +48,9 @@ class Ledger:
 
     def start_tracking(
         self, session: Session, ticket_id: str, snapshot: dict[str, Any], event: InboxEvent
-    ) -> tuple[TrackedTicket, Classification]:
+    ) -> tuple[TrackedTicket, Classification | None]:
+        """Classify a ticket seen for the first time; insert-or-ignore, so when two workers race
+        on a new ticket, one classifies and the other gets that row (and None)."""
         created = parse_zoho_time(snapshot.get("createdTime")) or event.modified_time
         if created is None:
             created = event.event_time or event.received_at
@@ -65,22 +67,30 @@ class Ledger:
                 priority=existing.key,
                 evidence=(*result.evidence, f"kept the ticket's priority {existing.key}"),
             )
-        ticket = TrackedTicket(
-            ticket_id=ticket_id,
-            org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],
-            ticket_number=str(snapshot.get("ticketNumber") or "")[:32],
-            created_at=created,
-            classified_priority=result.priority,
-            kind=result.kind,
-            vendor=result.vendor,
-            rule_id=result.rule_id,
-            priority=result.priority,
-            comment_posted=False,
-            deleted=False,
-            updated_at=self.clock(),
-        )
-        session.add(ticket)
-        session.flush()  # a racing worker hits the primary key here, and retries the event
+        insert = db.insert_for(session.get_bind().dialect.name)
+        inserted = session.execute(
+            insert(TrackedTicket)
+            .values(
+                ticket_id=ticket_id,
+                org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],
+                ticket_number=str(snapshot.get("ticketNumber") or "")[:32],
+                created_at=created,
+                classified_priority=result.priority,
+                kind=result.kind,
+                vendor=result.vendor,
+                rule_id=result.rule_id,
+                priority=result.priority,
+                comment_posted=False,
+                deleted=False,
+                updated_at=self.clock(),
+            )
+            .on_conflict_do_nothing(index_elements=["ticket_id"])
+            .returning(TrackedTicket.ticket_id)
+        ).first()
+        ticket = self.lock(session, ticket_id)
+        assert ticket is not None
+        if inserted is None:  # another worker classified it a moment ago: theirs stands
+            return ticket, None
         self.audit(
             session,
             ticket_id,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,6 @@ from .models import (
     InboxEvent,
     OutboxWrite,
     ProcessHeartbeat,
-    TrackedTicket,
 )
 from .tracking import (
     Observation,
@@ -382,6 +380,8 @@ class Worker:
     ) -> None:
         now = self.c.clock()
         with db.transaction(self.c.sessions) as session:
+            # Lock order everywhere: the ticket row, then its outbox row (else: deadlocks).
+            ticket = self.ledger.lock(session, row.ticket_id)
             last_sent = merge_fields(json.loads(row.last_sent), fields)
             done = queue.end(
                 session,
@@ -408,12 +408,8 @@ class Worker:
                     last_sent=as_json(last_sent),
                     **({"comment": ""} if row.comment else {}),
                 )
-            if row.comment:
-                session.execute(
-                    update(TrackedTicket)
-                    .where(TrackedTicket.ticket_id == row.ticket_id)
-                    .values(comment_posted=True)
-                )
+            if row.comment and ticket is not None:
+                ticket.comment_posted = True
             verb = "dry-run: would write" if dry_run else "wrote"
             self.ledger.audit(
                 session,
