@@ -359,7 +359,7 @@ class Worker:
                     obs = observe(answer, "write", self.policy)
                     if obs is not None:
                         self.ledger.record(session, row.ticket_id, [obs])
-            if row.comment:
+            if row.comment and not self._comment_already_posted(row):
                 self.c.desk.add_comment(row.ticket_id, row.comment, public=False)
         except WAIT_FOR_ZOHO as exc:
             self._settle(row, error=str(exc), retry_at=self._resume_at(exc), count_attempt=False)
@@ -374,6 +374,17 @@ class Worker:
             self._settle(row, error=str(exc), final="failed")
             return
         self._sent(row, fields, answer, dry_run=False)
+
+    def _comment_already_posted(self, row: OutboxWrite) -> bool:
+        """On a retried write, the comment may have reached Zoho before the worker died: look
+        for it rather than post it twice (one extra call, on retries only)."""
+        if row.attempts <= 1:
+            return False
+        wanted = row.comment.strip()
+        return any(
+            str(c.get("content", "")).strip() == wanted
+            for c in self.c.desk.list_comments(row.ticket_id)
+        )
 
     def _sent(
         self, row: OutboxWrite, fields: dict[str, Any], answer: Any, *, dry_run: bool

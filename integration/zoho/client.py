@@ -21,10 +21,11 @@ import requests
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .auth import TokenManager
 from .errors import (
@@ -54,6 +55,8 @@ class DeskClient(Protocol):
     def add_comment(
         self, ticket_id: str, content: str, *, public: bool = False
     ) -> dict[str, Any]: ...
+
+    def list_comments(self, ticket_id: str) -> list[dict[str, Any]]: ...
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None: ...
 
@@ -121,6 +124,15 @@ def _retry_after(response: requests.Response) -> float | None:
             return None
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """The connection was never made (refused, DNS, connect timeout): Zoho cannot have acted.
+    A reset or a read timeout after sending proves nothing either way."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
 class _WaitRetryAfterOrBackoff:
     """Wait what Zoho's Retry-After says; otherwise exponential backoff with jitter."""
 
@@ -179,10 +191,19 @@ class HttpDeskClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        idempotent: bool = True,
     ) -> Any:
-        """One API call with retries; returns the decoded JSON body (None for 204/empty)."""
+        """One API call with retries; returns the decoded JSON body (None for 204/empty).
+
+        A call that is not idempotent (a POST that creates something) is repeated only when Zoho
+        certainly did not act on it; otherwise the error goes up, and the caller, which can look
+        before it repeats, decides."""
+
+        def worth_repeating(error: BaseException) -> bool:
+            return isinstance(error, RetryableError) and (idempotent or error.unprocessed)
+
         retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(worth_repeating),
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
             sleep=self.sleep,
@@ -231,7 +252,9 @@ class HttpDeskClient:
                     timeout=self.timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
-                raise ServerError(0, type(exc).__name__.upper(), "no answer from Zoho") from None
+                error = ServerError(0, type(exc).__name__.upper(), "no answer from Zoho")
+                error.unprocessed = _never_sent(exc)
+                raise error from None
         self._observe(response)
         if response.status_code < 400 and (response.status_code == 204 or not response.content):
             return None
@@ -276,7 +299,14 @@ class HttpDeskClient:
 
     def add_comment(self, ticket_id: str, content: str, *, public: bool = False) -> dict[str, Any]:
         body = {"content": content, "contentType": "plainText", "isPublic": public}
-        return self.request("POST", f"/tickets/{ticket_id}/comments", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", f"/tickets/{ticket_id}/comments", json=body, idempotent=False)  # type: ignore[no-any-return]
+
+    def list_comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(
+                f"/tickets/{ticket_id}/comments", {"sortBy": "commentedTime"}, page_size=100
+            )
+        )
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self.request("POST", f"/tickets/{ticket_id}/associateTag", json={"tags": tags})

@@ -40,11 +40,19 @@ class ZohoError(Exception):
 
 
 class RetryableError(ZohoError):
-    """5xx, timeouts, connection errors, concurrency limits: worth trying again shortly."""
+    """5xx, timeouts, connection errors, concurrency limits: worth trying again shortly.
+
+    `unprocessed` says Zoho certainly did not act on the request (refused before processing, or
+    never reached), so even a non-idempotent call (posting a comment) may be repeated blindly.
+    """
+
+    unprocessed = False
 
 
 class RateLimited(RetryableError):
     """429 TOO_MANY_REQUESTS: too many parallel calls on the portal."""
+
+    unprocessed = True
 
 
 class ServerError(RetryableError):

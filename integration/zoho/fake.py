@@ -302,6 +302,11 @@ class FakeDesk:
             self.comments[ticket_id].append(comment)
             return copy.deepcopy(comment)
 
+    def list_comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._ticket(ticket_id)
+            return copy.deepcopy(self.comments[ticket_id])
+
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         with self._lock:
             self._ticket(ticket_id)
@@ -412,6 +417,9 @@ class FakeDeskClient:
 
     def add_comment(self, ticket_id: str, content: str, *, public: bool = False) -> dict[str, Any]:
         return self.desk.add_comment(ticket_id, content, public=public)
+
+    def list_comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.desk.list_comments(ticket_id)
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         self.desk.add_tags(ticket_id, list(tags))

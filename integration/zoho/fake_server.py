@@ -199,6 +199,12 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
             )
         )
 
+    @app.get("/api/v1/tickets/<ticket_id>/comments")
+    def list_comments(ticket_id: str):  # type: ignore[no-untyped-def]
+        comments = desk.list_comments(ticket_id)
+        offset, limit = int(request.args.get("from", 0)), int(request.args.get("limit", 10))
+        return paged(comments[offset : offset + limit])
+
     @app.post("/api/v1/tickets/<ticket_id>/associateTag")
     def add_tags(ticket_id: str):  # type: ignore[no-untyped-def]
         tags = [str(t) for t in body().get("tags") or []]

@@ -212,3 +212,21 @@ def test_a_department_with_zohos_own_sla_keeps_its_due_date(database_url: str, c
         [patch] = patches(service, ticket["id"])
     assert "dueDate" not in patch
     assert patch["cf"]["cf_sla_resolution_due"] == "2026-12-03T00:30:00.000Z"
+
+
+def test_a_retried_write_does_not_post_the_comment_twice(service: Service) -> None:
+    # The comment reaches Zoho, then Zoho fails the request (500): the worker cannot tell
+    # whether it was stored, as after a read timeout or a crash, and the write is retried.
+    ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
+    real_add = service.desk.add_comment
+
+    def add_then_fail(ticket_id: str, content: str, *, public: bool = False):  # type: ignore[no-untyped-def]
+        real_add(ticket_id, content, public=public)
+        service.desk.add_comment = real_add  # type: ignore[method-assign]
+        raise RuntimeError("connection lost after the comment was stored")
+
+    service.desk.add_comment = add_then_fail  # type: ignore[method-assign]
+    service.work()
+    service.clock.advance(seconds=5)
+    service.work()
+    assert len(service.desk.comments[ticket["id"]]) == 1

@@ -104,3 +104,10 @@ def test_webhook_lifecycle(desk_client) -> None:  # type: ignore[no-untyped-def]
     assert desk_client.list_webhooks() == []
     with pytest.raises(NotFound):
         desk_client.delete_webhook(created["id"])
+
+
+def test_comments_are_listed_oldest_first(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x")
+    desk_client.add_comment(created["id"], "first")
+    desk_client.add_comment(created["id"], "second")
+    assert [c["content"] for c in desk_client.list_comments(created["id"])] == ["first", "second"]

@@ -291,3 +291,25 @@ def test_slow_answers_time_out_and_are_retried() -> None:
         desk_client = http_client(desk, server.url, timeout=(1.0, 0.3))
         assert desk_client.get_ticket(ticket["id"])["id"] == ticket["id"]
         assert len(desk_client.sleep) == 1  # type: ignore[arg-type]
+
+
+COMMENTS_URL = f"{BASE}/api/v1/tickets/1/comments"
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_a_comment_post_answered_503_is_not_repeated_blindly() -> None:
+    # Zoho may have stored it: the caller (the outbox) looks before it posts again.
+    token_ok(responses.mock)
+    responses.add(responses.POST, COMMENTS_URL, status=503, json={})
+    with pytest.raises(ServerError):
+        client().add_comment("1", "hola")
+    assert sum(c.request.url == COMMENTS_URL for c in responses.calls) == 1
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_a_comment_post_that_never_connected_is_repeated() -> None:
+    token_ok(responses.mock)
+    responses.add(responses.POST, COMMENTS_URL, body=requests.exceptions.ConnectTimeout("no"))
+    responses.add(responses.POST, COMMENTS_URL, status=429, json={"errorCode": "TOO_MANY_REQUESTS"})
+    responses.add(responses.POST, COMMENTS_URL, json={"id": "c1"})
+    assert client().add_comment("1", "hola") == {"id": "c1"}
