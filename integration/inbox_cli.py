@@ -94,9 +94,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 .where(OutboxWrite.status == "failed")
                 .limit(20)
             ).all()
+        zoho = _zoho_state(container)
     finally:
         container.dispose()
     body = {
+        "zoho": zoho,
         "events": events,
         "writes": writes,
         "oldest_waiting_s": round((now - oldest).total_seconds(), 1) if oldest else None,
@@ -119,7 +121,21 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
     for item in body["failed_writes"]:
         click.echo(f"failed write for ticket {item['ticket']}: {item['error']}")
-    click.echo(f"write-back: {body['write_back']}")
+    click.echo(f"write-back: {body['write_back']}" + (f" ({zoho})" if zoho != "ok" else ""))
+
+
+def _zoho_state(container) -> str:  # type: ignore[no-untyped-def]
+    """Why Zoho calls may be stopped (read from the shared token state; no Zoho call)."""
+    from .zoho import HttpDeskClient
+
+    if not isinstance(container.desk, HttpDeskClient):
+        return "dry-run"
+    state = container.desk.tokens.state()
+    if state.reauth_required:
+        return f"re-authorisation required: {state.reauth_reason}"
+    if state.calls_paused_until is not None and state.calls_paused_until > container.clock():
+        return f"calls paused until {state.calls_paused_until.isoformat()} (daily credits spent)"
+    return "ok"
 
 
 @inbox.command("retry")

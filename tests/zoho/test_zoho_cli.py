@@ -120,6 +120,14 @@ def test_webhook_list_hides_the_token_and_delete_removes_ours(
     assert fake_server.desk.list_webhooks() == []
 
 
+def test_inbox_status_shows_when_zoho_needs_reauthorisation(zoho_env, fake_server, capsys) -> None:  # type: ignore[no-untyped-def]
+    fake_server.desk.refresh_revoked = True
+    main(["zoho", "check"])
+    capsys.readouterr()
+    assert main(["inbox", "status"]) == 0
+    assert "write-back: live (re-authorisation required: invalid_code)" in capsys.readouterr().out
+
+
 def test_readiness_names_zoho_auth_when_reauthorisation_is_required(zoho_env, fake_server) -> None:  # type: ignore[no-untyped-def]
     fake_server.desk.refresh_revoked = True
     app = create_app(settings_from_mapping(zoho_env))
