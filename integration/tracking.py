@@ -114,12 +114,7 @@ def _stop_reason(policy: Policy, observation: Observation) -> str:
     """Why the clocks stand still in this state ("" when they run)."""
     if normalize(observation.status_type) == CLOSED:
         return CLOSED
-    kinds = policy.kinds
-    quote_statuses = {normalize(s) for s in kinds.quote_pending_statuses}
-    quote_values = {normalize(v) for v in kinds.quote_pending_values}
-    if normalize(observation.status) in quote_statuses or (
-        observation.quote_status and normalize(observation.quote_status) in quote_values
-    ):
+    if policy.kinds.quote_pending(observation.status, observation.quote_status):
         return "quote pending"
     if policy.readings.pauses(observation.status, observation.status_type):
         return observation.status or observation.status_type
@@ -192,10 +187,9 @@ def build_history(
 
     waits: list[VendorWait] = []
     if classified.kind == "third_party":
-        waiting = {normalize(s) for s in policy.kinds.third_party_wait_statuses}
         since: datetime | None = None
         for obs in ordered:
-            inside = normalize(obs.status) in waiting
+            inside = policy.kinds.waits_on_vendor(obs.status)
             if inside and since is None:
                 since = obs.onhold_time or obs.modified_time
             elif not inside and since is not None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import requests
 
 
-def start(tmp_path: Path, database_url: str) -> subprocess.Popen[str]:
+def start(tmp_path: Path, database_url: str, **settings: str) -> subprocess.Popen[str]:
     env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": database_url, "PORT": "0"}
+    env.update(settings)
     return subprocess.Popen(
         [sys.executable, "-m", "integration", "run"],
         env=env,
@@ -54,21 +55,7 @@ def test_run_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 
 def test_run_never_logs_the_webhook_token(tmp_path: Path, database_url: str) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": database_url,
-        "PORT": "0",
-        "WEBHOOK_AUTH": "token",
-        "WEBHOOK_TOKEN": "sup3r-s3cret",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "integration", "run"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(tmp_path, database_url, WEBHOOK_AUTH="token", WEBHOOK_TOKEN="sup3r-s3cret")
     try:
         assert process.stdout is not None
         base = process.stdout.readline().split()[2]

@@ -73,12 +73,21 @@ class Readings:
 
     def pauses(self, status: str | None, status_type: str | None) -> bool:
         """Whether a ticket in this status (and Zoho status type) has its clocks stopped."""
+        never, always, types = self._normalized
         name = normalize(status or "")
-        if name and name in {normalize(s) for s in self.never_pause_statuses}:
+        if name and name in never:
             return False
-        if name and name in {normalize(s) for s in self.pause_statuses}:
+        if name and name in always:
             return True
-        return normalize(status_type or "") in {normalize(s) for s in self.pause_status_types}
+        return normalize(status_type or "") in types
+
+    @cached_property
+    def _normalized(self) -> tuple[set[str], set[str], set[str]]:
+        return (
+            {normalize(s) for s in self.never_pause_statuses},
+            {normalize(s) for s in self.pause_statuses},
+            {normalize(s) for s in self.pause_status_types},
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,24 @@ class KindSettings:
     eta_reminder: Duration = Duration(seconds=4 * 3600)
     quote_pending_statuses: tuple[str, ...] = ()
     quote_pending_values: tuple[str, ...] = ()
+
+    def quote_pending(self, status: str, quote_status: str) -> bool:
+        """Whether the ticket waits for the customer to authorise a quote."""
+        statuses, values, _ = self._normalized
+        return normalize(status) in statuses or bool(
+            quote_status and normalize(quote_status) in values
+        )
+
+    def waits_on_vendor(self, status: str) -> bool:
+        return normalize(status) in self._normalized[2]
+
+    @cached_property
+    def _normalized(self) -> tuple[set[str], set[str], set[str]]:
+        return (
+            {normalize(s) for s in self.quote_pending_statuses},
+            {normalize(v) for v in self.quote_pending_values},
+            {normalize(s) for s in self.third_party_wait_statuses},
+        )
 
 
 @dataclass(frozen=True)
