@@ -48,6 +48,12 @@ def _from_epoch_ms(value: float) -> datetime | None:
         return None
 
 
+def sub_mapping(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`obj[key]` when it is a JSON object, else an empty one (Zoho sends null for many)."""
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _text(value: object) -> str:
     return "" if value is None or isinstance(value, (dict, list)) else str(value)
 
@@ -73,8 +79,7 @@ def observe(ticket: Mapping[str, Any], source: str, policy: Policy) -> Observati
     modified = parse_zoho_time(ticket.get("modifiedTime"))
     if modified is None:
         return None
-    custom = ticket.get("cf") if isinstance(ticket.get("cf"), Mapping) else {}
-    assert isinstance(custom, Mapping)
+    custom = sub_mapping(ticket, "cf")
     return Observation(
         modified_time=modified,
         source=source,
@@ -95,8 +100,7 @@ def first_agent_response(threads: Iterable[Mapping[str, Any]]) -> datetime | Non
     """The earliest public, sent, outgoing reply written by an agent."""
     found: list[datetime] = []
     for thread in threads:
-        author = thread.get("author") if isinstance(thread.get("author"), Mapping) else {}
-        assert isinstance(author, Mapping)
+        author = sub_mapping(thread, "author")
         if (
             thread.get("direction") == "out"
             and thread.get("visibility", "public") == "public"

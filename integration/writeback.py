@@ -9,7 +9,7 @@ from typing import Any
 
 from .rules import Classification, Deadlines, Policy, SlaStatus
 from .rules.explain import format_when
-from .tracking import parse_zoho_time
+from .tracking import parse_zoho_time, sub_mapping
 from .zoho.client import zoho_time
 
 
@@ -59,8 +59,7 @@ def _same(wanted: Any, current: Any) -> bool:
 def changed_fields(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """The part of `desired` that differs from the ticket `current` (a Zoho ticket object)."""
     changed: dict[str, Any] = {}
-    current_cf = current.get("cf") if isinstance(current.get("cf"), Mapping) else {}
-    assert isinstance(current_cf, Mapping)
+    current_cf = sub_mapping(current, "cf")
     for key, value in desired.items():
         if key == "cf":
             cf = {k: v for k, v in value.items() if not _same(v, current_cf.get(k))}
@@ -92,17 +91,14 @@ def only_our_fields_changed(
         policy.fields.status,
         policy.fields.rule,
     }
-    ignored = {"modifiedTime", "modifiedBy", "dueDate", "cf", "customFields", "priority"}
+    # priority is compared like any other field: a priority change may be an agent's.
+    ignored = {"modifiedTime", "modifiedBy", "dueDate", "cf", "customFields"}
     for key in set(payload) | set(prev_state):
         if key in ignored or key not in prev_state:
             continue
         if payload.get(key) != prev_state.get(key):
             return False
-    if "priority" in prev_state and payload.get("priority") != prev_state.get("priority"):
-        return False  # a priority change may be an agent's
-    new_cf = payload.get("cf") if isinstance(payload.get("cf"), Mapping) else {}
-    old_cf = prev_state.get("cf") if isinstance(prev_state.get("cf"), Mapping) else {}
-    assert isinstance(new_cf, Mapping) and isinstance(old_cf, Mapping)
+    new_cf, old_cf = sub_mapping(payload, "cf"), sub_mapping(prev_state, "cf")
     return all(
         new_cf.get(k) == old_cf.get(k) for k in set(new_cf) & set(old_cf) if k not in ours_cf
     )
