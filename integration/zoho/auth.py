@@ -74,6 +74,29 @@ class TokenStore(Protocol):
     def pause_calls(self, until: datetime | None, now: datetime) -> None: ...
 
 
+def _reauth_values(reason: str) -> dict[str, object]:
+    """The grant was refused: no token, no lease, calls stop until new credentials."""
+    return {
+        "reauth_required": True,
+        "reauth_reason": reason[:500],
+        "access_token": None,
+        "expires_at": None,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+
+
+def _reset_values(fingerprint: str) -> dict[str, object]:
+    """New credentials: forget the old token and any re-authorisation flag."""
+    return {
+        "refresh_fingerprint": fingerprint,
+        "reauth_required": False,
+        "reauth_reason": "",
+        "access_token": None,
+        "expires_at": None,
+    }
+
+
 class SqlTokenStore:
     """TokenStore on the `oauth_tokens` table. Every change is one conditional statement."""
 
@@ -150,26 +173,12 @@ class SqlTokenStore:
         self._update(OAuthToken.access_token == token, access_token=None, expires_at=None)
 
     def mark_reauth(self, reason: str, now: datetime) -> None:
-        self._update(
-            now=now,
-            reauth_required=True,
-            reauth_reason=reason[:500],
-            access_token=None,
-            expires_at=None,
-            lease_owner=None,
-            lease_until=None,
-        )
+        self._update(now=now, **_reauth_values(reason))
 
     def reset_for(self, fingerprint: str, now: datetime) -> None:
         """New credentials configured: forget the old token and any re-authorisation flag."""
         self._update(
-            OAuthToken.refresh_fingerprint != fingerprint,
-            now=now,
-            refresh_fingerprint=fingerprint,
-            reauth_required=False,
-            reauth_reason="",
-            access_token=None,
-            expires_at=None,
+            OAuthToken.refresh_fingerprint != fingerprint, now=now, **_reset_values(fingerprint)
         )
 
     def pause_calls(self, until: datetime | None, now: datetime) -> None:
@@ -220,25 +229,12 @@ class MemoryTokenStore:
 
     def mark_reauth(self, reason: str, now: datetime) -> None:
         with self._lock:
-            self._set(
-                reauth_required=True,
-                reauth_reason=reason,
-                access_token=None,
-                expires_at=None,
-                lease_owner=None,
-                lease_until=None,
-            )
+            self._set(**_reauth_values(reason))
 
     def reset_for(self, fingerprint: str, now: datetime) -> None:
         with self._lock:
             if self.state.refresh_fingerprint != fingerprint:
-                self._set(
-                    refresh_fingerprint=fingerprint,
-                    reauth_required=False,
-                    reauth_reason="",
-                    access_token=None,
-                    expires_at=None,
-                )
+                self._set(**_reset_values(fingerprint))
 
     def pause_calls(self, until: datetime | None, now: datetime) -> None:
         with self._lock:
