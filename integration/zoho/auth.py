@@ -327,8 +327,9 @@ class TokenManager:
             return state.access_token
         return None
 
-    def access_token(self) -> str:
-        state = self.store.read()
+    def access_token(self, state: TokenState | None = None) -> str:
+        """A valid token. `state` is the shared state when the caller has just read it."""
+        state = state or self.store.read()
         now = self.clock()
         if state.reauth_required:
             raise ReauthorizationRequired(state.reauth_reason)

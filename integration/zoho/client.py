@@ -218,16 +218,13 @@ class HttpDeskClient:
         )
         return retrying(self._call_with_fresh_token, method, path, params, json)
 
-    def _check_paused(self) -> None:
-        paused_until = self.tokens.state().calls_paused_until
-        if paused_until is not None and paused_until > self.clock():
-            raise CallsPaused(paused_until)
-
     def _call_with_fresh_token(
         self, method: str, path: str, params: dict[str, Any] | None, body: Any
     ) -> Any:
-        self._check_paused()
-        token = self.tokens.access_token()
+        state = self.tokens.state()  # one read of the shared state per call
+        if state.calls_paused_until is not None and state.calls_paused_until > self.clock():
+            raise CallsPaused(state.calls_paused_until)
+        token = self.tokens.access_token(state)
         try:
             return self._send(method, path, params, body, token)
         except Unauthorized:
