@@ -58,10 +58,9 @@ class ParsedEvent:
 
 
 def _resource_id(event_type: str, payload: dict[str, Any]) -> str:
+    """The ticket an event is about: a thread's or comment's `ticketId`, else the payload's `id`."""
     key = "ticketId" if event_type in THREAD_EVENTS or "Comment" in event_type else "id"
     value = payload.get(key)
-    if value is None and key == "ticketId":
-        value = payload.get("id") if event_type == "Ticket_Add" else None
     if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return str(value)[:32]
