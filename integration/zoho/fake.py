@@ -19,6 +19,7 @@ from typing import Any
 from .client import statuses_from_fields, zoho_time
 from .errors import FieldError, InvalidData, NotFound
 
+HUMAN_AGENT_ID = "432100000000056007"  # a person working in Zoho's UI, not our API user
 DEFAULT_STATUSES = [
     {"value": "Open", "statusType": "Open"},
     {"value": "On Hold", "statusType": "On Hold"},
@@ -135,7 +136,7 @@ class FakeDesk:
                 "assigneeId": None,
                 "createdTime": now,
                 "modifiedTime": now,
-                "modifiedBy": "432100000000056007",
+                "modifiedBy": HUMAN_AGENT_ID,
                 "onholdTime": None,
                 "closedTime": None,
                 "dueDate": None,
@@ -173,7 +174,7 @@ class FakeDesk:
         """A person changes the ticket in Zoho's UI (modifiedBy is that agent, not our API user)."""
         with self._lock:
             self.update_ticket(ticket_id, fields)
-            self.tickets[ticket_id]["modifiedBy"] = agent_id or "432100000000056007"
+            self.tickets[ticket_id]["modifiedBy"] = agent_id or HUMAN_AGENT_ID
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
