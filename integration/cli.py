@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
@@ -42,6 +43,21 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(dict)
 
 
+def container_of(ctx: click.Context):  # type: ignore[no-untyped-def]
+    """The composition root for a command: the settings plus whatever `main(argv, **overrides)`
+    was given (tests pass their clock and fakes through the same door as `create_app`)."""
+    from .app import build_container
+
+    return build_container(settings_of(ctx), **dict(ctx.obj.get("overrides") or {}))
+
+
+def clock_of(ctx: click.Context):  # type: ignore[no-untyped-def]
+    """The clock commands that need no container read "now" from."""
+    from .app import utc_now
+
+    return (ctx.obj.get("overrides") or {}).get("clock") or utc_now
+
+
 def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -59,7 +75,7 @@ def run(ctx: click.Context) -> None:
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
     _require_migrated(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, **dict(ctx.obj.get("overrides") or {}))
     container = app.extensions["integration"]
     server = make_server(
         settings.host, settings.port, app, threaded=True, request_handler=_RedactingHandler
@@ -173,12 +189,15 @@ def config_show(ctx: click.Context) -> None:
         click.echo(f"{env}={value}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, **overrides: Any) -> int:
+    """The entry point. `overrides` (a clock, fakes) reach every container a command builds,
+    as they would reach `create_app`."""
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None,
             standalone_mode=False,
             prog_name="integration",
+            obj={"overrides": overrides},
         )
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -11,14 +11,8 @@ import click
 from sqlalchemy import func, select, update
 
 from . import db
-from .cli import UserError, cli, safe_url, settings_of
+from .cli import UserError, cli, container_of, safe_url, settings_of
 from .models import InboxEvent, OutboxWrite
-
-
-def _container(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from .app import build_container
-
-    return build_container(settings_of(ctx))
 
 
 @cli.command("worker")
@@ -30,7 +24,7 @@ def worker_command(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
-    container = _container(ctx)
+    container = container_of(ctx)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -59,7 +53,7 @@ def inbox() -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts by state, the oldest waiting event, and what failed."""
-    container = _container(ctx)
+    container = container_of(ctx)
     now = container.clock()
     try:
         with container.sessions() as session:
@@ -143,7 +137,7 @@ def _zoho_state(container) -> str:  # type: ignore[no-untyped-def]
 @click.pass_context
 def retry(ctx: click.Context, event_id: int | None) -> None:
     """Put failed events and failed write-backs back in the queue."""
-    container = _container(ctx)
+    container = container_of(ctx)
     now = container.clock()
     try:
         with db.transaction(container.sessions) as session:
@@ -182,7 +176,7 @@ def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
         raise UserError(f"{delivery}: no such file") from None
     except DeliveryError as exc:
         raise UserError(f"{delivery}: {exc}") from None
-    container = _container(ctx)
+    container = container_of(ctx)
     try:
         with db.transaction(container.sessions) as session:
             new, duplicates = store(session, events, source="replay", now=container.clock())
@@ -208,7 +202,7 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     from .models import AuditEntry, TicketObservation, TrackedTicket
     from .rules.explain import format_when
 
-    container = _container(ctx)
+    container = container_of(ctx)
     try:
         with container.sessions() as session:
             tracked = session.get(TrackedTicket, ticket_id)

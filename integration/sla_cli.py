@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .cli import UserError, cli
+from .cli import UserError, cli, clock_of
 from .rules import (
     EtaChange,
     Hold,
@@ -84,7 +84,9 @@ def sla() -> None:
 @click.option("--policy", "policy_path", help="policy TOML (default: SLA_POLICY_FILE or shipped)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.pass_context
 def compute(
+    ctx: click.Context,
     priority: str,
     created: str,
     holds: tuple[str, ...],
@@ -126,7 +128,7 @@ def compute(
         etas=(EtaChange(created_at, parse_instant(eta, tz, "--eta")),) if eta else (),
         account_id=account,
     )
-    now = parse_instant(now_text, tz, "--now") if now_text else datetime.now(UTC)
+    now = parse_instant(now_text, tz, "--now") if now_text else clock_of(ctx)()
     deadlines = compute_deadlines(policy, history)
     status = evaluate(history, deadlines, now)
     if not as_json:

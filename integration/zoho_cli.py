@@ -7,11 +7,12 @@ import contextlib
 import json
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
-from .cli import UserError, cli, settings_of
+from .cli import UserError, cli, container_of, settings_of
 from .config import Settings
 
 WEBHOOK_NAME = "ignus-sla-service"
@@ -37,7 +38,6 @@ class Check:
 
 
 def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from .app import build_container
     from .zoho import build_http_client
 
     settings = settings_of(ctx)
@@ -46,8 +46,8 @@ def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
             "Zoho is not configured: set ZOHO_ORG_ID, ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and "
             "ZOHO_REFRESH_TOKEN (see config.example.env)"
         )
-    container = build_container(settings)
-    return container, build_http_client(settings, container.sessions)
+    container = container_of(ctx)
+    return container, build_http_client(settings, container.sessions, container.clock)
 
 
 @cli.group("zoho")
@@ -55,7 +55,9 @@ def zoho() -> None:
     """Zoho Desk set-up: credentials check and webhook registration."""
 
 
-def run_checks(settings: Settings, desk: Any, policy: Any) -> list[Check]:
+def run_checks(
+    settings: Settings, desk: Any, policy: Any, now: datetime | None = None
+) -> list[Check]:
     from .zoho import ReauthorizationRequired, ZohoError
 
     checks: list[Check] = []
@@ -103,9 +105,7 @@ def run_checks(settings: Settings, desk: Any, policy: Any) -> list[Check]:
     me = probe("organisation and Desk.basic.READ (myinfo)", desk.myinfo)
     if me:
         checks[-1].detail = f"agent {me.get('name')!r} (id {me.get('id')}) in org {desk.org_id}"
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     probe(
         "Desk.tickets.READ + Desk.search.READ (ticket search)",
         lambda: next(
@@ -198,7 +198,7 @@ def check(ctx: click.Context) -> None:
     else:
         container, desk = _client(ctx)
         try:
-            checks = run_checks(settings, desk, policy)
+            checks = run_checks(settings, desk, policy, container.clock())
         finally:
             container.dispose()
     click.echo(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,41 @@ from integration.config import Settings, settings_from_mapping
 from integration.models import Base
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+# Time-bomb guard: `TEST_WALL_CLOCK=2031-06-01T12:00:00Z make test` runs the whole session with the
+# wall clock moved there (time-machine, ticking), so a test that silently reads today's date fails
+# now rather than on the day it starts to matter. `.ci/run` runs the suite at a future and a past
+# date. Tests marked `real_clock` run another process that the moved clock cannot reach.
+WALL_CLOCK = os.environ.get("TEST_WALL_CLOCK", "")
+_travel = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _travel
+    if WALL_CLOCK:
+        import time_machine
+
+        _travel = time_machine.travel(datetime.fromisoformat(WALL_CLOCK), tick=True)
+        _travel.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _travel is not None:
+        _travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"wall clock moved to {WALL_CLOCK} (TEST_WALL_CLOCK)" if WALL_CLOCK else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not WALL_CLOCK:
+        return
+    for item in items:
+        marker = item.get_closest_marker("real_clock")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"moved wall clock cannot reach: {reason}"))
 
 
 def on_postgres() -> bool:

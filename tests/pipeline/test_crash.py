@@ -4,6 +4,9 @@ Scenario: 40 tickets created on Monday 2 Nov 2026 (Mexico City), 5 events each (
 hold, resume, priority change) = 200 events, stored in the inbox. A real `python -m integration
 worker` process is killed with SIGKILL mid-batch and started again. The final state must equal a
 run without the kill, against an identical fake Zoho Desk.
+
+Every process runs on one clock: Wednesday 4 Nov 2026 09:00 Mexico City when it starts, ticking
+from there (the SLA statuses are then a mix of met, breached and running), never the wall clock.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from integration import db
@@ -28,6 +32,9 @@ from integration.zoho.client import zoho_time
 from integration.zoho.fake import FakeDesk, Fault
 from integration.zoho.fake_server import FakeZohoServer, event
 from tests.pipeline.conftest import Clock, mx, service_settings
+from tests.pipeline.worker_process import ticking_from
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SUBJECTS = [
     "Servicio caído en el VPS",
@@ -38,6 +45,7 @@ SUBJECTS = [
     "Hola, tengo una pregunta",
 ]
 PRIORITY_CHANGES = ["Low", "Urgent", "High", "Medium"]
+NOW = mx("2026-11-04 09:00")  # when the workers run: after every event
 
 
 def build(desk: FakeDesk, clock: Clock) -> list[dict[str, Any]]:
@@ -85,7 +93,7 @@ def load(url: str, events: list[dict[str, Any]]) -> None:
     engine = db.make_engine(url)
     with db.transaction(db.make_session_factory(engine)) as session:
         new, _ = store(session, parse_delivery(json.dumps(events).encode()), source="test",
-                       now=datetime.now(UTC))  # fmt: skip
+                       now=NOW)  # fmt: skip
     engine.dispose()
     assert new == 200
 
@@ -109,6 +117,16 @@ def outcome(url: str, desk: FakeDesk) -> dict[str, Any]:
     return {"tickets": tickets, "inbox": states, "zoho": zoho}
 
 
+def next_changes(url: str) -> list[datetime]:
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        found = connection.scalars(
+            select(TrackedTicket.next_check_at).where(TrackedTicket.next_check_at.is_not(None))
+        ).all()
+    engine.dispose()
+    return list(found)
+
+
 def counts(url: str) -> dict[str, int]:
     engine = db.make_engine(url)
     with engine.connect() as connection:
@@ -125,6 +143,7 @@ def start_worker(url: str, zoho: FakeZohoServer, cwd: Path) -> subprocess.Popen[
     desk = zoho.desk
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
         "DATABASE_URL": url,
         "ZOHO_DESK_BASE_URL": zoho.url,
         "ZOHO_ACCOUNTS_URL": zoho.url,
@@ -138,7 +157,7 @@ def start_worker(url: str, zoho: FakeZohoServer, cwd: Path) -> subprocess.Popen[
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "integration", "worker"], env=env, cwd=cwd,
+        [sys.executable, "-m", "tests.pipeline.worker_process", NOW.isoformat()], env=env, cwd=cwd,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -152,18 +171,24 @@ def wait_for(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError("timed out")
 
 
+@pytest.mark.real_clock("the worker runs in processes of its own")
 def test_kill_9_mid_batch_then_restart_ends_like_a_run_without_the_kill(
     database_url: str, tmp_path: Path
 ) -> None:
     # Control: the same 200 events, an identical portal, no kill.
     desk, events = fresh_zoho()
     with FakeZohoServer(desk) as zoho:
-        app = create_app(service_settings(database_url, zoho.url, desk))
+        app = create_app(service_settings(database_url, zoho.url, desk), clock=ticking_from(NOW))
         load(database_url, events)
         Worker(app.extensions["integration"]).run_until_idle()
         app.extensions["integration"].dispose()
         control = outcome(database_url, desk)
+        upcoming = next_changes(database_url)
     assert control["inbox"] == {"done": 200}
+    statuses = {status for *_, status, _ in control["tickets"].values()}
+    assert statuses >= {"On track", "At risk", "Breached", "Waiting on third party"}
+    # No status of the control run changes on its own within the hour the runs may take.
+    assert all(at > NOW + timedelta(hours=1) for at in upcoming), upcoming
     wipe(database_url)
 
     desk, events = fresh_zoho()

@@ -20,7 +20,7 @@ from integration.worker import Worker
 from integration.zoho.fake import Fault
 from integration.zoho.fake_server import event
 from tests.conftest import on_postgres
-from tests.pipeline.conftest import Service
+from tests.pipeline.conftest import Clock, Service
 
 SPAM_TICKET = {
     "id": "432100000012345678",
@@ -35,11 +35,12 @@ SPAM_TICKET = {
 
 
 @pytest.fixture
-def dry_run_app(database_url: str):  # type: ignore[no-untyped-def]
+def dry_run_app(database_url: str, clock: Clock):  # type: ignore[no-untyped-def]
     app = create_app(
         settings_from_mapping(
             {"DATABASE_URL": database_url, "WEBHOOK_AUTH": "token", "WEBHOOK_TOKEN": "t"}
-        )
+        ),
+        clock=clock,
     )
     yield app
     app.extensions["integration"].dispose()
@@ -123,9 +124,9 @@ def test_a_refused_write_is_failed_visibly_and_can_be_retried(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
-    assert main(["inbox", "status"]) == 0
+    assert main(["inbox", "status"], clock=service.clock) == 0
     assert f"failed write for ticket {ticket['id']}" in capsys.readouterr().out
-    assert main(["inbox", "retry"]) == 0
+    assert main(["inbox", "retry"], clock=service.clock) == 0
     assert "requeued 0 event(s) and 1 write-back(s)" in capsys.readouterr().out
     service.work()
     with service.container.sessions() as session:
@@ -134,29 +135,30 @@ def test_a_refused_write_is_failed_visibly_and_can_be_retried(
 
 
 def test_replay_feeds_a_saved_delivery_through_the_pipeline(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+    database_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     delivery = tmp_path / "delivery.json"
     delivery.write_text(json.dumps([event("Ticket_Add", SPAM_TICKET, "1")]))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", database_url)
-    assert main(["inbox", "replay", str(delivery)]) == 0
-    assert main(["inbox", "replay", str(delivery)]) == 0
+    assert main(["inbox", "replay", str(delivery)], clock=clock) == 0
+    assert main(["inbox", "replay", str(delivery)], clock=clock) == 0
     out = capsys.readouterr().out
     assert "stored 1 new event(s), 0 already known" in out
     assert "stored 0 new event(s), 1 already known" in out
-    app = create_app(settings_from_mapping({"DATABASE_URL": database_url}))
+    app = create_app(settings_from_mapping({"DATABASE_URL": database_url}), clock=clock)
     with app.extensions["integration"].sessions() as session:
         tracked = session.get(TrackedTicket, SPAM_TICKET["id"])
         assert tracked is not None and tracked.priority == "High"
+        assert tracked.sla_status == "On track"  # Friday 18:30; first response due Monday 08:30
     app.extensions["integration"].dispose()
 
-    assert main(["ticket", "show", SPAM_TICKET["id"]]) == 0
+    assert main(["ticket", "show", SPAM_TICKET["id"]], clock=clock) == 0
     shown = capsys.readouterr().out
     assert "rule: high-spam-attack" in shown
     assert "response_due: lun 30 nov 2026 08:30" in shown
     assert "dry-run: would write" in shown
-    assert main(["ticket", "show", "nope"]) == 2
+    assert main(["ticket", "show", "nope"], clock=clock) == 2
     assert capsys.readouterr().err.strip() == "error: ticket nope is not tracked"
 
 

@@ -7,7 +7,6 @@ Desk served on a port, with the token shared through the real database.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import requests
@@ -186,30 +185,44 @@ def test_every_call_sends_org_id_auth_and_records_credits_left() -> None:
 
 
 def test_concurrent_calls_are_capped() -> None:
+    """8 threads, a cap of 2: the calls hold Zoho's answer until two are in flight; then no
+    third slot is free, and every call still completes once the answers are released."""
     in_flight = 0
     peak = 0
+    two_in_flight = threading.Event()
+    answer = threading.Event()
     lock = threading.Lock()
 
-    def slow(_request):  # type: ignore[no-untyped-def]
+    def held(_request):  # type: ignore[no-untyped-def]
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.05)
+            if in_flight == 2:
+                two_in_flight.set()
+        answer.wait(timeout=30)
         with lock:
             in_flight -= 1
         return 200, {}, '{"id": "1"}'
 
     with responses.RequestsMock() as mock:
         token_ok(mock)
-        mock.add_callback(responses.GET, TICKET_URL, callback=slow)
+        mock.add_callback(responses.GET, TICKET_URL, callback=held)
         desk = client(max_concurrency=2)
-        threads = [threading.Thread(target=desk.get_ticket, args=("1",)) for _ in range(8)]
+        desk.tokens.access_token()  # the token first, so every thread goes straight to the call
+        results: list[object] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(desk.get_ticket("1"))) for _ in range(8)
+        ]
         for t in threads:
             t.start()
+        assert two_in_flight.wait(timeout=30)
+        assert not desk._slots.acquire(blocking=False)  # both slots taken: a third call waits
+        answer.set()
         for t in threads:
-            t.join()
+            t.join(timeout=30)
     assert peak == 2
+    assert len(results) == 8
 
 
 def test_token_expiry_under_8_threads_makes_exactly_one_refresh(sql_store) -> None:  # type: ignore[no-untyped-def]
