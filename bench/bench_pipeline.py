@@ -31,7 +31,7 @@ from werkzeug.serving import make_server
 from integration import db
 from integration.app import create_app
 from integration.config import settings_from_mapping
-from integration.worker import Worker
+from integration.pipeline.worker import Worker
 from integration.zoho.client import zoho_time
 from integration.zoho.fake import FakeDesk
 from integration.zoho.fake_server import FakeZohoServer, event

@@ -3,6 +3,9 @@
 `/healthz` touches nothing: the process answers, so it is alive. `/readyz` runs every registered
 readiness check (database now; Zoho auth, backlog and clock heartbeat join as they land) and answers
 503 naming each failing check, so a load balancer stops sending work we could not store.
+
+The checks live here, free of Flask (the worker and the CLI run them too); the two endpoints are
+in `app.py`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, jsonify
-
 log = logging.getLogger(__name__)
-
-bp = Blueprint("health", __name__)
 
 
 class CheckFailed(Exception):
@@ -39,17 +38,3 @@ def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[dict[str, objec
             log.warning("readiness check %s failed: %s", check.name, reason)
             results.append({"name": check.name, "ok": False, "detail": reason[:300]})
     return all(r["ok"] for r in results), results
-
-
-@bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
-    return jsonify(status="ok")
-
-
-@bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
-    ok, results = run_checks(current_app.extensions["integration"].readiness_checks)
-    body: dict[str, object] = {"status": "ready" if ok else "not ready", "checks": results}
-    if not ok:
-        body["failing"] = [r["name"] for r in results if not r["ok"]]
-    return jsonify(body), 200 if ok else 503

@@ -16,9 +16,10 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from integration.app import Container, create_app
+from integration.app import create_app
 from integration.config import settings_from_mapping
-from integration.worker import Worker
+from integration.container import Container
+from integration.pipeline.worker import Worker
 from integration.zoho.fake import FakeDesk
 from integration.zoho.fake_server import FakeZohoServer, event
 

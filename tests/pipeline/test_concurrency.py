@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from integration import db
 from integration.app import create_app
-from integration.inbox import parse_delivery, store
 from integration.models import AuditEntry, InboxEvent
-from integration.worker import Worker
+from integration.pipeline.inbox import parse_delivery, store
+from integration.pipeline.worker import Worker
 from integration.zoho.fake_server import event
 from tests.pipeline.conftest import Service, service_settings
 

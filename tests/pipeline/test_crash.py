@@ -25,9 +25,9 @@ from sqlalchemy import delete, func, select
 
 from integration import db
 from integration.app import create_app
-from integration.inbox import parse_delivery, store
 from integration.models import Base, InboxEvent, TrackedTicket
-from integration.worker import Worker
+from integration.pipeline.inbox import parse_delivery, store
+from integration.pipeline.worker import Worker
 from integration.zoho.client import zoho_time
 from integration.zoho.fake import FakeDesk, Fault
 from integration.zoho.fake_server import FakeZohoServer, event

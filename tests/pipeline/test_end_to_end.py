@@ -173,9 +173,10 @@ def test_a_new_ticket_heard_first_through_an_update_is_still_classified(service:
 def test_values_coalesced_during_a_send_go_out_next_and_the_comment_once(
     service: Service,
 ) -> None:
-    from integration import db, queue
+    from integration import db
     from integration.models import OutboxWrite
-    from integration.worker import Worker
+    from integration.pipeline import claim as queue
+    from integration.pipeline.worker import Worker
 
     ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
     sender, applier = Worker(service.container), Worker(service.container)

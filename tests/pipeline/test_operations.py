@@ -16,7 +16,7 @@ from integration.app import create_app
 from integration.cli import main
 from integration.config import settings_from_mapping
 from integration.models import AuditEntry, InboxEvent, OutboxWrite, TrackedTicket
-from integration.worker import Worker
+from integration.pipeline.worker import Worker
 from integration.zoho.fake import Fault
 from integration.zoho.fake_server import event
 from tests.conftest import on_postgres
@@ -180,7 +180,7 @@ def test_the_worker_rides_out_a_database_outage(database_url: str) -> None:
     from sqlalchemy.engine import make_url
 
     from integration import db
-    from integration.inbox import parse_delivery, store
+    from integration.pipeline.inbox import parse_delivery, store
     from tests.tcp_proxy import TcpProxy
 
     url = make_url(database_url)

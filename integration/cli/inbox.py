@@ -10,17 +10,17 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select, update
 
-from . import db
-from .cli import UserError, cli, container_of, safe_url, settings_of
-from .models import InboxEvent, OutboxWrite
+from .. import db
+from ..models import InboxEvent, OutboxWrite
+from .base import UserError, cli, container_of, safe_url, settings_of
 
 
 @cli.command("worker")
 @click.pass_context
 def worker_command(ctx: click.Context) -> None:
     """Apply stored events and write results back to Zoho, until SIGTERM."""
-    from .logs import configure_logging
-    from .worker import Worker
+    from ..logs import configure_logging
+    from ..pipeline.worker import Worker
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
@@ -120,7 +120,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 def _zoho_state(container) -> str:  # type: ignore[no-untyped-def]
     """Why Zoho calls may be stopped (read from the shared token state; no Zoho call)."""
-    from .zoho import HttpDeskClient
+    from ..zoho import HttpDeskClient
 
     if not isinstance(container.desk, HttpDeskClient):
         return "dry-run"
@@ -167,8 +167,8 @@ def retry(ctx: click.Context, event_id: int | None) -> None:
 @click.pass_context
 def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
     """Feed a saved delivery (Zoho's JSON array) through the whole pipeline."""
-    from .inbox import DeliveryError, parse_delivery, store
-    from .worker import Worker
+    from ..pipeline.inbox import DeliveryError, parse_delivery, store
+    from ..pipeline.worker import Worker
 
     try:
         events = parse_delivery(delivery.read_bytes())
@@ -199,8 +199,8 @@ def ticket() -> None:
 @click.pass_context
 def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     """Classification, deadlines, SLA status, pending write and the audit trail."""
-    from .models import AuditEntry, TicketObservation, TrackedTicket
-    from .rules.explain import format_when
+    from ..models import AuditEntry, TicketObservation, TrackedTicket
+    from ..rules.explain import format_when
 
     container = container_of(ctx)
     try:

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .rules import Classification, Deadlines, Policy, SlaStatus
-from .rules.explain import format_when
-from .tracking import parse_zoho_time, sub_mapping
-from .zoho.client import zoho_time
+from ..rules import Classification, Deadlines, Policy, SlaStatus
+from ..rules.explain import format_when
+from ..zoho.client import zoho_time
+from .observe import parse_zoho_time, sub_mapping
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -12,9 +12,9 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db
+from .. import db
+from .authenticate import WebhookAuthError
 from .inbox import DeliveryError, parse_delivery, store
-from .webhook_auth import WebhookAuthError
 
 log = logging.getLogger(__name__)
 

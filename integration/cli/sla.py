@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .cli import UserError, cli, clock_of
-from .rules import (
+from ..rules import (
     EtaChange,
     Hold,
     PolicyError,
@@ -25,8 +24,9 @@ from .rules import (
     explain,
     load_policy,
 )
-from .rules.deadlines import Deadline
-from .rules.policy import KINDS
+from ..rules.deadlines import Deadline
+from ..rules.policy import KINDS
+from .base import UserError, cli, clock_of
 
 
 def iso_z(moment: datetime | None) -> str | None:
@@ -46,7 +46,7 @@ def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
 
 
 def _policy(path: str | None):  # type: ignore[no-untyped-def]
-    from .config import load_settings
+    from ..config import load_settings
 
     try:
         return load_policy(path or load_settings().sla_policy_file or None)

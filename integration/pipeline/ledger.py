@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import db, queue
-from .models import AuditEntry, InboxEvent, OutboxWrite, TicketObservation, TrackedTicket
-from .rules import Classification, Policy, Request, classify, compute_deadlines, evaluate
-from .tracking import Classified, Observation, build_history, parse_zoho_time
-from .writeback import assignment_comment, changed_fields, desired_fields, merge_fields
+from .. import db
+from ..models import AuditEntry, InboxEvent, OutboxWrite, TicketObservation, TrackedTicket
+from ..rules import Classification, Policy, Request, classify, compute_deadlines, evaluate
+from . import claim as queue
+from .fields import assignment_comment, changed_fields, desired_fields, merge_fields
+from .observe import Classified, Observation, build_history, parse_zoho_time
 
 
 def as_json(value: Any) -> str:

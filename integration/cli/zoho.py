@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from .cli import UserError, cli, container_of, settings_of
-from .config import Settings
+from ..config import Settings
+from .base import UserError, cli, container_of, settings_of
 
 WEBHOOK_NAME = "ignus-sla-service"
 FIELD_TYPES = {  # policy field -> (accepted Zoho types, needed for write-back)
@@ -38,7 +38,7 @@ class Check:
 
 
 def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from .zoho import build_http_client
+    from ..zoho import build_http_client
 
     settings = settings_of(ctx)
     if not settings.zoho_configured:
@@ -58,7 +58,7 @@ def zoho() -> None:
 def run_checks(
     settings: Settings, desk: Any, policy: Any, now: datetime | None = None
 ) -> list[Check]:
-    from .zoho import ReauthorizationRequired, ZohoError
+    from ..zoho import ReauthorizationRequired, ZohoError
 
     checks: list[Check] = []
     missing = [
@@ -141,7 +141,7 @@ def run_checks(
             checks.append(Check("ok", f"field {api_name}", str(found.get("type"))))
 
     if fields:
-        from .zoho.client import statuses_from_fields
+        from ..zoho.client import statuses_from_fields
 
         shown = []
         for status in statuses_from_fields(fields):
@@ -189,7 +189,7 @@ def run_checks(
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Credentials, token, org, scopes, custom fields, statuses, webhook: a checklist."""
-    from .rules import load_policy
+    from ..rules import load_policy
 
     settings = settings_of(ctx)
     policy = load_policy(settings.sla_policy_file or None)
@@ -306,7 +306,7 @@ def delete_webhook(ctx: click.Context, webhook_id: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def fake_zoho(port: int, host: str) -> None:
     """Serve a fake Zoho Desk (tests, benchmarks, demos). Prints the settings to point at it."""
-    from .zoho.fake_server import FakeZohoServer
+    from ..zoho.fake_server import FakeZohoServer
 
     server = FakeZohoServer(port=port, host=host)
     desk = server.desk

@@ -22,26 +22,14 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from . import db, queue
-from .app import Container
-from .inbox import HANDLED_EVENTS, THREAD_EVENTS
-from .ledger import Ledger, as_json
-from .models import (
+from .. import db
+from ..container import Container
+from ..models import (
     InboxEvent,
     OutboxWrite,
     ProcessHeartbeat,
 )
-from .tracking import (
-    Observation,
-    first_agent_response,
-    observe,
-    parse_zoho_time,
-)
-from .writeback import (
-    merge_fields,
-    only_our_fields_changed,
-)
-from .zoho import (
+from ..zoho import (
     CallsPaused,
     CreditsExhausted,
     NotFound,
@@ -49,6 +37,19 @@ from .zoho import (
     RetryableError,
     TokenEndpointBusy,
     ZohoError,
+)
+from . import claim as queue
+from .fields import (
+    merge_fields,
+    only_our_fields_changed,
+)
+from .inbox import HANDLED_EVENTS, THREAD_EVENTS
+from .ledger import Ledger, as_json
+from .observe import (
+    Observation,
+    first_agent_response,
+    observe,
+    parse_zoho_time,
 )
 
 log = logging.getLogger(__name__)

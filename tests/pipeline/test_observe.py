@@ -7,8 +7,7 @@ Ticket: classified High, created Tuesday 24 Nov 2026 10:00 Mexico City. Times be
 
 from __future__ import annotations
 
-from integration.rules.deadlines import Hold
-from integration.tracking import (
+from integration.pipeline.observe import (
     Classified,
     Observation,
     build_history,
@@ -16,6 +15,7 @@ from integration.tracking import (
     observe,
     parse_zoho_time,
 )
+from integration.rules.deadlines import Hold
 from tests.rules.helpers import POLICY, mx, policy_with
 
 CREATED = mx("2026-11-24 10:00")

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import db
-from .models import InboxEvent
-from .tracking import parse_zoho_time
+from .. import db
+from ..models import InboxEvent
+from .observe import parse_zoho_time
 
 HANDLED_EVENTS = ("Ticket_Add", "Ticket_Update", "Ticket_Thread_Add", "Ticket_Delete")
 THREAD_EVENTS = ("Ticket_Thread_Add",)

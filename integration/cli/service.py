@@ -1,7 +1,4 @@
-"""Command line: `python -m integration ...` (also installed as `integration`).
-
-Errors a person can fix (a bad setting, a bad argument) print one line on stderr and exit 2.
-"""
+"""`run` (the all-in-one service), `db` (migrations) and `config` (settings) commands."""
 
 from __future__ import annotations
 
@@ -10,56 +7,14 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from typing import Any
 
 import click
-from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler
 
-from .config import ConfigError, Settings, load_settings, setting_fields
+from ..config import setting_fields
+from .base import UserError, cli, safe_url, settings_of
 
 log = logging.getLogger("integration")
-
-
-class UserError(click.ClickException):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-    exit_code = 2
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    settings = ctx.obj.get("settings") if ctx.obj else None
-    if settings is None:
-        settings = load_settings()
-        ctx.ensure_object(dict)["settings"] = settings
-    return settings
-
-
-@click.group()
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Ignus SLA service for Zoho Desk."""
-    ctx.ensure_object(dict)
-
-
-def container_of(ctx: click.Context):  # type: ignore[no-untyped-def]
-    """The composition root for a command: the settings plus whatever `main(argv, **overrides)`
-    was given (tests pass their clock and fakes through the same door as `create_app`)."""
-    from .app import build_container
-
-    return build_container(settings_of(ctx), **dict(ctx.obj.get("overrides") or {}))
-
-
-def clock_of(ctx: click.Context):  # type: ignore[no-untyped-def]
-    """The clock commands that need no container read "now" from."""
-    from .app import utc_now
-
-    return (ctx.obj.get("overrides") or {}).get("clock") or utc_now
-
-
-def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @cli.command()
@@ -68,9 +23,9 @@ def run(ctx: click.Context) -> None:
     """Run the all-in-one service (web now; worker and clock join it as they land)."""
     from werkzeug.serving import make_server
 
-    from .app import create_app
-    from .logs import configure_logging
-    from .worker import Worker
+    from ..app import create_app
+    from ..logs import configure_logging
+    from ..pipeline.worker import Worker
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
@@ -123,7 +78,7 @@ def _require_migrated(url: str) -> None:
     (readiness reports it, and the service picks the database up when it returns)."""
     from sqlalchemy.exc import OperationalError
 
-    from . import db
+    from .. import db
 
     engine = db.make_engine(url)
     try:
@@ -151,7 +106,7 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the Alembic migrations."""
-    from . import db
+    from .. import db
 
     settings = settings_of(ctx)
     db.upgrade(settings.database_url, revision)
@@ -162,7 +117,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """Print the applied migration revision."""
-    from . import db
+    from .. import db
 
     settings = settings_of(ctx)
     engine = db.make_engine(settings.database_url)
@@ -187,29 +142,3 @@ def config_show(ctx: click.Context) -> None:
         if env == "DATABASE_URL":
             value = safe_url(value)
         click.echo(f"{env}={value}")
-
-
-def main(argv: Sequence[str] | None = None, **overrides: Any) -> int:
-    """The entry point. `overrides` (a clock, fakes) reach every container a command builds,
-    as they would reach `create_app`."""
-    try:
-        result = cli.main(
-            args=list(argv) if argv is not None else None,
-            standalone_mode=False,
-            prog_name="integration",
-            obj={"overrides": overrides},
-        )
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        return exc.exit_code
-    return result if isinstance(result, int) else 0
-
-
-# Command groups defined in their own modules register on `cli` when imported.
-from . import inbox_cli, sla_cli, zoho_cli  # noqa: E402, F401

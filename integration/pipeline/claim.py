@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from .models import InboxEvent, OutboxWrite
+from ..models import InboxEvent, OutboxWrite
 
 Row = TypeVar("Row", InboxEvent, OutboxWrite)
 PENDING, PROCESSING = "pending", "processing"

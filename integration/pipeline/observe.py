@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .rules import EtaChange, Hold, Policy, PriorityChange, TicketHistory, VendorWait
-from .rules.text import normalize
+from ..rules import EtaChange, Hold, Policy, PriorityChange, TicketHistory, VendorWait
+from ..rules.text import normalize
 
 CLOSED = "closed"
 

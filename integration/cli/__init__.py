@@ -1,0 +1,42 @@
+"""Command line: `python -m integration ...` (also installed as `integration`).
+
+One module per command group, each registering on the `cli` group of `base.py`:
+`service` (run, db, config), `inbox` (worker, inbox, ticket), `sla` (compute, explain) and `zoho`
+(check, webhook). Errors a person can fix (a bad setting, a bad argument) print one line on stderr
+and exit 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ..config import ConfigError
+from . import inbox, service, sla, zoho  # noqa: F401  (each registers its commands)
+from .base import UserError, cli
+
+__all__ = ["UserError", "cli", "main"]
+
+
+def main(argv: Sequence[str] | None = None, **overrides: Any) -> int:
+    """The entry point. `overrides` (a clock, fakes) reach every container a command builds,
+    as they would reach `create_app`."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="integration",
+            obj={"overrides": overrides},
+        )
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
