@@ -8,6 +8,7 @@ Nothing here runs at import time. Secrets are wrapped in `Secret`, whose repr ne
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -122,16 +123,28 @@ def _database_url(raw: str) -> str:
     return value
 
 
+# Zoho's pattern for ignoreSourceId/sourceId: hex in 8-4-4-4-12 groups, hyphens required (uuid.UUID
+# would also take the un-hyphenated, braced or urn: forms, which Zoho refuses).
+_ZOHO_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
 def _uuid_or_empty(raw: str) -> str:
     value = raw.strip()
-    if value:
-        import uuid
-
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise ValueError("a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) or nothing") from None
+    if value and not _ZOHO_UUID.fullmatch(value):
+        raise ValueError("a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) or nothing")
     return value
+
+
+def _field_names(most: int) -> Callable[[str], str]:
+    """A comma-separated list of at most `most` field API names, returned normalised."""
+
+    def parse(raw: str) -> str:
+        names = [name.strip() for name in raw.split(",") if name.strip()]
+        if len(names) > most:
+            raise ValueError(f"at most {most} comma-separated field API names ({len(names)} given)")
+        return ",".join(names)
+
+    return parse
 
 
 def _existing_file(raw: str) -> str:
@@ -141,11 +154,26 @@ def _existing_file(raw: str) -> str:
     return value
 
 
+ECHO_MODES = ("sent", "fields")
+
+
+def _echo_modes(raw: str) -> str:
+    modes = [m.strip().lower() for m in raw.split(",") if m.strip()]
+    if "agent" in modes:
+        raise ValueError(
+            "sent and/or fields (agent is no longer accepted: the token's owner may also work "
+            "tickets, so a change by that agent is not proof of our write)"
+        )
+    if any(m not in ECHO_MODES for m in modes):
+        raise ValueError("a comma-separated list of " + ", ".join(ECHO_MODES) + ", or nothing")
+    return ",".join(modes)
+
+
 def _setting(env: str, parse: Callable[[str], Any], default: str, doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "default": default, "doc": doc})
 
 
-ZOHO_DATA_CENTRES = ("com", "eu", "in", "com.au", "jp", "com.cn", "ca", "sa")
+ZOHO_DATA_CENTRES = ("com", "eu", "in", "com.au", "jp", "com.cn", "ca", "sa", "sg", "ae")
 
 
 @dataclass(frozen=True)
@@ -174,7 +202,12 @@ class Settings:
     sla_policy_file: str = _setting(
         "SLA_POLICY_FILE", _existing_file, "", "policy TOML; empty = the shipped Ignus policy"
     )
-    zoho_dc: str = _setting("ZOHO_DC", _choice(*ZOHO_DATA_CENTRES), "com", "Zoho data centre")
+    zoho_dc: str = _setting(
+        "ZOHO_DC",
+        _choice(*ZOHO_DATA_CENTRES),
+        "com",
+        "Zoho data centre: " + ", ".join(ZOHO_DATA_CENTRES),
+    )
     zoho_desk_base_url: str = _setting(
         "ZOHO_DESK_BASE_URL", _url, "", "override of the Desk host (API at $URL/api/v1)"
     )
@@ -196,6 +229,18 @@ class Settings:
     )
     zoho_max_retries: int = _setting(
         "ZOHO_MAX_RETRIES", _int_between(0, 20), "5", "retries of a retryable Zoho error"
+    )
+    zoho_backoff_s: float = _setting(
+        "ZOHO_BACKOFF_S",
+        _float_between(0.01, 600),
+        "0.5",
+        "first wait before retrying a Zoho call (doubles each retry, with jitter)",
+    )
+    zoho_backoff_max_s: float = _setting(
+        "ZOHO_BACKOFF_MAX_S",
+        _float_between(0.01, 3600),
+        "30",
+        "longest wait between retries of a Zoho call (Retry-After is honoured up to 4x this)",
     )
     zoho_token_margin_s: int = _setting(
         "ZOHO_TOKEN_MARGIN_S",
@@ -227,10 +272,18 @@ class Settings:
     zoho_webhook_id: str = _setting(
         "ZOHO_WEBHOOK_ID", _text, "", "id of our Zoho webhook (the JWT audience webhookId:<id>)"
     )
+    # Zoho takes at most 5 field names per Ticket_Update subscription. Kept: status (holds,
+    # closing), priority (an agent's change restarts the targets), accountId (picks a
+    # dedicated-support plan, i.e. other targets), cf_eta (the operations due date),
+    # cf_quote_status (billable: the clock stops while the quote awaits authorisation).
+    # Dropped: departmentId, which only decides whether we also write Zoho's dueDate (policy
+    # `zoho_sla_departments`); the ticket is re-fetched on every event, so a department move is
+    # picked up on the ticket's next event or reconciliation poll, while our cf_sla_* deadlines
+    # stay right in the meantime.
     webhook_update_fields: str = _setting(
         "WEBHOOK_UPDATE_FIELDS",
-        _text,
-        "status,priority,departmentId,accountId,cf_eta",
+        _field_names(5),
+        "status,priority,accountId,cf_eta,cf_quote_status",
         "Ticket_Update fires only when one of these (max 5) changes; never our own fields",
     )
     webhook_max_body_bytes: int = _setting(
@@ -250,10 +303,11 @@ class Settings:
     )
     echo_detection: str = _setting(
         "ECHO_DETECTION",
-        _text,
-        "fields,agent",
-        "how Zoho's echo of our own PATCH is recognised: fields (only our fields changed), "
-        "agent (modifiedBy is our OAuth agent); values are always compared before a PATCH",
+        _echo_modes,
+        "sent,fields",
+        "how Zoho's echo of our own PATCH is recognised in the audit: sent (its modifiedTime is "
+        "that of our PATCH's answer), fields (only our fields changed); deadlines never depend "
+        "on it, and the token's agent id alone never makes a change ours",
     )
     classify_window_s: int = _setting(
         "CLASSIFY_WINDOW_S",
@@ -288,6 +342,13 @@ class Settings:
     )
     worker_backoff_max_s: float = _setting(
         "WORKER_BACKOFF_MAX_S", _float_between(0.01, 86400), "900", "longest retry delay"
+    )
+    worker_max_waits: int = _setting(
+        "WORKER_MAX_WAITS",
+        _int_between(1, 100_000),
+        "300",
+        "times an event or a write is put back because Zoho cannot be called (credits spent, "
+        "re-authorisation required, checked every 5 min) before it is marked failed",
     )
 
     @property

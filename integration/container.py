@@ -43,7 +43,6 @@ class Container:
     desk: DeskClient | None = None  # None = dry-run (no Zoho credentials)
     webhook_auth: Any = None
     work_available: threading.Event = field(default_factory=threading.Event)
-    _our_agent_id: str | None = None
 
     @property
     def live(self) -> bool:
@@ -52,15 +51,6 @@ class Container:
 
     def wake_worker(self) -> None:
         self.work_available.set()
-
-    def our_agent_id(self) -> str:
-        """The agent behind our OAuth token (myinfo), to recognise our own changes."""
-        if self._our_agent_id is None and self.desk is not None:
-            try:
-                self._our_agent_id = str(self.desk.myinfo().get("id") or "")
-            except Exception:  # unknown for now; asked again next time
-                return ""
-        return self._our_agent_id or ""
 
     def dispose(self) -> None:
         self.engine.dispose()

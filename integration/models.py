@@ -98,6 +98,8 @@ class InboxEvent(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # times it was put back because Zoho could not be called (credits, re-authorisation): bounded
+    waits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_inbox_events_claim", "status", "available_at"),)
 
@@ -129,7 +131,12 @@ class TrackedTicket(Base):
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
     policy_version: Mapped[str] = mapped_column(String(64), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
     comment_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Evidence that the explaining comment may have reached Zoho: counted before each POST and
+    # never reset, so a retry looks for the comment's marker before posting again.
+    comment_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    comment_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -175,12 +182,14 @@ class AuditEntry(Base):
 
 
 class OutboxWrite(Base):
-    """The one pending write-back of a ticket: new values coalesce into it (`version` grows)."""
+    """The one write-back of a ticket. `fields` holds every value Zoho should show (the latest
+    decision, not a difference): the difference is computed when the write is sent, against
+    Zoho's state then (live) or `last_sent` (dry-run). A new decision bumps `version`."""
 
     __tablename__ = "outbox"
 
     ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: Zoho field -> value
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: Zoho field -> wanted value
     comment: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -194,5 +203,8 @@ class OutboxWrite(Base):
     writes: Mapped[int] = mapped_column(Integer, default=0)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    waits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # JSON: field -> Zoho's reason, for values Zoho refused (e.g. a picklist without the value)
+    refused: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     __table_args__ = (Index("ix_outbox_claim", "status", "available_at"),)

@@ -95,3 +95,42 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "error: PORT: expected an integer between 0 and 65535, got 'abc'"
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2df92c1a973a48f595b75792c68b9c36",  # no hyphens
+        "{2df92c1a-973a-48f5-95b7-5792c68b9c36}",  # braces
+        "urn:uuid:2df92c1a-973a-48f5-95b7-5792c68b9c36",
+        "2df92c1a-973a-48f5-95b7-5792c68b9c3g",  # not hex
+    ],
+)
+def test_a_source_id_not_in_zohos_hyphenated_uuid_pattern_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        settings_from_mapping({"ZOHO_SOURCE_ID": value})
+    message = str(error.value)
+    assert message.startswith("ZOHO_SOURCE_ID: expected ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "value", ["2df92c1a-973a-48f5-95b7-5792c68b9c36", "2DF92C1A-973A-48F5-95B7-5792C68B9C36"]
+)
+def test_a_hyphenated_source_id_in_either_case_is_accepted(value: str) -> None:
+    assert settings_from_mapping({"ZOHO_SOURCE_ID": value}).zoho_source_id == value
+
+
+def test_the_default_webhook_fields_include_the_quote_status_within_zohos_limit() -> None:
+    fields = settings_from_mapping({}).webhook_update_fields.split(",")
+    assert "cf_quote_status" in fields
+    assert {"status", "priority", "cf_eta"} <= set(fields)
+    assert len(fields) <= 5
+
+
+def test_more_than_five_webhook_update_fields_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as error:
+        settings_from_mapping(
+            {"WEBHOOK_UPDATE_FIELDS": "status,priority,departmentId,accountId,cf_eta,cf_x"}
+        )
+    assert str(error.value).startswith("WEBHOOK_UPDATE_FIELDS: expected ")

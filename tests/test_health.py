@@ -7,7 +7,9 @@ from sqlalchemy.engine import make_url
 
 from integration.app import create_app
 from integration.config import settings_from_mapping
+from integration.zoho.fake import FakeDesk
 from tests.conftest import TEST_DATABASE_URL, on_postgres
+from tests.pipeline.conftest import service_settings
 from tests.tcp_proxy import TcpProxy
 
 
@@ -41,6 +43,21 @@ def test_unreachable_database_is_not_ready_but_alive() -> None:
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["failing"] == ["database"]
+
+
+def test_live_mode_starts_while_the_database_is_down() -> None:
+    # Zoho credentials set (live write-back), the database refusing connections at start-up.
+    settings = service_settings(
+        "postgresql+psycopg://u@127.0.0.1:1/x", "http://127.0.0.1:1", FakeDesk(),
+        DB_CONNECT_TIMEOUT_S="1",
+    )  # fmt: skip
+    app = create_app(settings)
+    assert app.extensions["integration"].live
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "database" in response.get_json()["failing"]
 
 
 def test_unknown_route_is_json_404(client) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from .. import db
 from ..models import InboxEvent, OutboxWrite
+from ..pipeline.step import WAITING
 from .base import UserError, cli, container_of, safe_url, settings_of
 
 
@@ -83,11 +84,40 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 .order_by(InboxEvent.id)
                 .limit(20)
             ).all()
+            quarantined_events = session.execute(
+                select(
+                    InboxEvent.id,
+                    InboxEvent.event_type,
+                    InboxEvent.ticket_id,
+                    InboxEvent.last_error,
+                )
+                .where(InboxEvent.status == "quarantined")
+                .order_by(InboxEvent.id.desc())  # the latest first
+                .limit(20)
+            ).all()
             failed_writes = session.execute(
                 select(OutboxWrite.ticket_id, OutboxWrite.last_error)
                 .where(OutboxWrite.status == "failed")
                 .limit(20)
             ).all()
+            refused_writes = session.execute(
+                select(OutboxWrite.ticket_id, OutboxWrite.refused)
+                .where(OutboxWrite.refused != "{}")
+                .order_by(OutboxWrite.updated_at.desc())
+                .limit(20)
+            ).all()
+            waiting = {
+                "events": session.scalar(
+                    select(func.count()).where(
+                        InboxEvent.status == "pending", InboxEvent.last_error.like(WAITING + "%")
+                    )
+                ),
+                "writes": session.scalar(
+                    select(func.count()).where(
+                        OutboxWrite.status == "pending", OutboxWrite.last_error.like(WAITING + "%")
+                    )
+                ),
+            }
         zoho = _zoho_state(container)
     finally:
         container.dispose()
@@ -99,7 +129,17 @@ def status(ctx: click.Context, as_json: bool) -> None:
         "failed_events": [
             {"id": i, "type": t, "ticket": k, "error": e} for i, t, k, e in failed_events
         ],
+        # Events set aside, never to be applied (refused at ingest, or found unappliable by the
+        # worker): the latest 20, with why.
+        "quarantined": events.get("quarantined", 0),
+        "quarantined_events": [
+            {"id": i, "type": t, "ticket": k, "reason": e} for i, t, k, e in quarantined_events
+        ],
         "failed_writes": [{"ticket": k, "error": e} for k, e in failed_writes],
+        # Fields Zoho refused (a picklist without the value): the rest of the write landed.
+        "refused_fields": [{"ticket": k, "fields": json.loads(r)} for k, r in refused_writes],
+        # Rows put back because Zoho cannot be called now (credits, re-authorisation).
+        "waiting_for_zoho": waiting,
         "write_back": container.settings.write_back_mode,
     }
     if as_json:
@@ -113,8 +153,26 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(
             f"failed event {item['id']} ({item['type']}, ticket {item['ticket']}): {item['error']}"
         )
+    if body["quarantined"]:
+        click.echo(
+            f"quarantined events: {body['quarantined']} (set aside with their reason; "
+            "`inbox retry --id N` tries one again)"
+        )
+    for item in body["quarantined_events"]:
+        click.echo(
+            f"quarantined event {item['id']} ({item['type'] or '-'}, "
+            f"ticket {item['ticket'] or '-'}): {item['reason']}"
+        )
     for item in body["failed_writes"]:
         click.echo(f"failed write for ticket {item['ticket']}: {item['error']}")
+    for item in body["refused_fields"]:
+        for name, detail in sorted(item["fields"].items()):
+            click.echo(
+                f"refused field {name} = {detail.get('value')!r} for ticket {item['ticket']}: "
+                f"{detail.get('reason')} (fix it in Zoho, then `inbox retry`)"
+            )
+    if waiting["events"] or waiting["writes"]:
+        click.echo(f"waiting for Zoho: {waiting['events']} event(s), {waiting['writes']} write(s)")
     click.echo(f"write-back: {body['write_back']}" + (f" ({zoho})" if zoho != "ok" else ""))
 
 
@@ -142,19 +200,34 @@ def retry(ctx: click.Context, event_id: int | None) -> None:
     try:
         with db.transaction(container.sessions) as session:
             where = [InboxEvent.status == "failed"]
-            if event_id is not None:
-                where.append(InboxEvent.id == event_id)
+            if event_id is not None:  # one event: a quarantined one too (after a fix)
+                where = [
+                    InboxEvent.status.in_(["failed", "quarantined"]),
+                    InboxEvent.id == event_id,
+                ]
             events = session.execute(
                 update(InboxEvent)
                 .where(*where)
-                .values(status="pending", attempts=0, available_at=now, last_error="")
+                .values(status="pending", attempts=0, waits=0, available_at=now, last_error="")
             ).rowcount
             writes = 0
             if event_id is None:
+                # Failed writes, and writes with fields Zoho refused (once the field is fixed
+                # in Zoho, e.g. a picklist value added): sent again, refusals forgotten.
                 writes = session.execute(
                     update(OutboxWrite)
-                    .where(OutboxWrite.status == "failed")
-                    .values(status="pending", attempts=0, available_at=now)
+                    .where(
+                        (OutboxWrite.status == "failed")
+                        | ((OutboxWrite.status == "done") & (OutboxWrite.refused != "{}"))
+                    )
+                    .values(
+                        status="pending",
+                        attempts=0,
+                        waits=0,
+                        available_at=now,
+                        refused="{}",
+                        last_error="",
+                    )
                 ).rowcount
     finally:
         container.dispose()
@@ -237,13 +310,20 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         "next_check_at": tracked.next_check_at,
         "deleted": tracked.deleted,
         "observations": observations,
+        "comment": {
+            "posted": tracked.comment_posted,
+            "zoho_id": tracked.comment_id or None,
+            "attempts": tracked.comment_attempts,
+        },
         "write": None
         if outbox is None
         else {
             "status": outbox.status,
             "dry_run": outbox.dry_run,
             "writes": outbox.writes,
+            "waits": outbox.waits,
             "last_error": outbox.last_error or None,
+            "refused": json.loads(outbox.refused or "{}") or None,
         },
         "audit": [{"at": a.at, "decision": a.decision, "reason": a.reason} for a in audit],
     }
@@ -261,7 +341,15 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     ):
         click.echo(f"{key}: {when(body[key])}")
     if body["write"]:
-        click.echo(f"write-back: {body['write']}")
+        write = dict(body["write"])
+        refused = write.pop("refused") or {}
+        click.echo(f"write-back: {write}")
+        for name, detail in sorted(refused.items()):
+            click.echo(
+                f"refused by Zoho: {name} = {detail.get('value')!r}: {detail.get('reason')} "
+                "(fix the field in Zoho, then `inbox retry`)"
+            )
+    click.echo(f"comment: {body['comment']}")
     click.echo("audit:")
     for entry in audit:
         click.echo(f"  {when(entry.at)}  {entry.decision}: {entry.reason}")

@@ -25,6 +25,9 @@ FIELD_TYPES = {  # policy field -> (accepted Zoho types, needed for write-back)
     "eta": ({"DateTime", "Date"}, False),
     "quote_status": ({"Picklist", "Text"}, False),
 }
+PICKLIST_SETUP = "Setup > Customization > Layouts and Fields > Tickets"
+WEBHOOK_URL_MAX_ON_CREATE = 500  # Zoho stores a webhook URL of up to 500 characters on create,
+WEBHOOK_URL_MAX_ON_UPDATE = 100  # but takes only 100 on update (PATCH)
 
 
 @dataclass
@@ -112,6 +115,8 @@ def run_checks(
             iter(desk.search_modified_tickets(now - timedelta(hours=1), now, page_size=1)), None
         ),
     )
+    if me:
+        checks.append(_integration_agent_check(desk, me))
     fields = probe("Desk.settings.READ (ticket fields)", desk.ticket_fields) or []
     webhooks = probe("Desk.webhooks.READ (webhooks)", desk.list_webhooks)
 
@@ -139,6 +144,9 @@ def run_checks(
             )
         else:
             checks.append(Check("ok", f"field {api_name}", str(found.get("type"))))
+
+    if fields:
+        checks.extend(_picklist_checks(fields, policy))
 
     if fields:
         from ..zoho.client import statuses_from_fields
@@ -182,6 +190,65 @@ def run_checks(
                     "register --url https://<host>/webhooks/zoho-desk`",
                 )
             )
+    return checks
+
+
+def _integration_agent_check(desk: Any, me: dict[str, Any]) -> Check:
+    """A Self Client token acts as the person who generated it. If that person also works
+    tickets, their own changes carry our agent id: warn, and recommend a dedicated agent."""
+    name = "integration agent"
+    who = f"{me.get('name')!r} (id {me.get('id')})"
+    try:
+        assigned = desk.tickets_assigned_to(str(me.get("id")), limit=1)
+    except Exception as exc:
+        return Check("warn", name, f"could not list the tickets assigned to {who}: {exc}")
+    if assigned:
+        return Check(
+            "warn",
+            name,
+            f"the token acts as {who}, who is assigned tickets: that person's own edits look "
+            "like the service's; generate the Self Client token as a dedicated integration agent "
+            "(a Zoho Desk agent used only by this service, README: Setting up Zoho Desk)",
+        )
+    return Check("ok", name, f"{who} is assigned no tickets")
+
+
+def _picklist_checks(fields: list[dict[str, Any]], policy: Any) -> list[Check]:
+    """Every value we write to a picklist must exist in it, or Zoho refuses the whole PATCH
+    (422 INVALID_DATA): the policy's priorities (a default portal has no Urgent) and every SLA
+    status in the status field."""
+    from ..rules import STATUSES
+    from ..zoho.client import picklist_values
+
+    labels = {f.get("apiName"): f.get("displayLabel") or f.get("apiName") for f in fields}
+    wanted = {
+        "priority": [p.zoho_value for p in policy.priorities.values()],
+        policy.fields.status: list(STATUSES),
+    }
+    checks = []
+    for api_name, values in wanted.items():
+        needed = list(dict.fromkeys(values))
+        allowed = picklist_values(fields, api_name)
+        if allowed is None:
+            if api_name in labels:  # listed, but without its values
+                detail = "values not listed by Zoho: check them by hand"
+                checks.append(Check("warn", f"picklist {api_name}", detail))
+            elif api_name == "priority":
+                checks.append(Check("warn", "picklist priority", "the field is not listed"))
+            continue  # a missing custom field is reported by the field checks
+        missing = [v for v in needed if v not in allowed]
+        if missing:
+            place = f"{PICKLIST_SETUP} > {labels.get(api_name) or api_name}"
+            checks.append(
+                Check(
+                    "failed",
+                    f"picklist {api_name}",
+                    f"missing {', '.join(missing)}: add {'it' if len(missing) == 1 else 'them'} "
+                    f"in {place} (Zoho refuses a value outside the picklist)",
+                )
+            )
+        else:
+            checks.append(Check("ok", f"picklist {api_name}", "has " + ", ".join(needed)))
     return checks
 
 
@@ -247,14 +314,36 @@ def webhook() -> None:
 @click.option("--url", required=True, help="public URL of POST /webhooks/zoho-desk")
 @click.pass_context
 def register(ctx: click.Context, url: str) -> None:
-    """Create or update our subscription (idempotent)."""
+    """Create or update our subscription (idempotent).
+
+    Zoho takes a URL of up to 500 characters on create but only 100 on update: an existing
+    webhook whose new URL is longer than 100 is deleted and created again (a new id)."""
     if not url.startswith(("https://", "http://")):
         raise UserError(f'--url: "{url}" is not an http(s) URL')
+    body = webhook_body(settings_of(ctx), url)
+    if len(body["url"]) > WEBHOOK_URL_MAX_ON_CREATE:
+        raise UserError(
+            f"--url: Zoho stores a webhook URL of at most {WEBHOOK_URL_MAX_ON_CREATE} characters; "
+            f"this one has {len(body['url'])} (with the token, if any)"
+        )
+    from ..zoho import ZohoError
+
     container, desk = _client(ctx)
+    old_id = ""
     try:
-        body = webhook_body(settings_of(ctx), url)
         existing = [w for w in desk.list_webhooks() if w.get("name") == WEBHOOK_NAME]
-        if existing:
+        if existing and len(body["url"]) > WEBHOOK_URL_MAX_ON_UPDATE:
+            old_id = str(existing[0]["id"])
+            desk.delete_webhook(old_id)
+            try:
+                result = desk.create_webhook(body)
+            except ZohoError as exc:
+                raise UserError(
+                    f"webhook {old_id} was deleted to change its URL, but creating it again "
+                    f"failed ({exc}): run the command again"
+                ) from None
+            action = "recreated"
+        elif existing:
             result = desk.update_webhook(str(existing[0]["id"]), body)
             action = "updated"
         else:
@@ -262,8 +351,20 @@ def register(ctx: click.Context, url: str) -> None:
             action = "created"
     finally:
         container.dispose()
-    click.echo(f"webhook {action}: id {result.get('id')}")
-    click.echo(f"set ZOHO_WEBHOOK_ID={result.get('id')} so deliveries' JWT audience is checked")
+    new_id = result.get("id")
+    if action == "recreated":
+        click.echo(
+            f"webhook recreated: id {new_id} (Zoho updates a URL of at most "
+            f"{WEBHOOK_URL_MAX_ON_UPDATE} characters, so webhook {old_id} was deleted and "
+            "created again)"
+        )
+        click.echo(
+            f"ZOHO_WEBHOOK_ID must be updated: set ZOHO_WEBHOOK_ID={new_id} (deliveries' JWT "
+            f"audience is now webhookId:{new_id}; JWT checks fail until it is set)"
+        )
+        return
+    click.echo(f"webhook {action}: id {new_id}")
+    click.echo(f"set ZOHO_WEBHOOK_ID={new_id} so deliveries' JWT audience is checked")
 
 
 @webhook.command("list")

@@ -25,13 +25,20 @@ class WebhookAuthError(Exception):
     """The delivery is not authenticated; the message says why (never a secret)."""
 
 
+def exc_name(exc: BaseException) -> str:
+    """An exception's class name: what a refusal may say (its text may quote the token)."""
+    return type(exc).__name__
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise WebhookAuthError("JWT time claim is not a number")
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise WebhookAuthError("JWT time claim is not a number") from None
+    if not -1e15 < number < 1e15:  # also refuses NaN and the infinities
+        raise WebhookAuthError("JWT time claim is out of range")
     return number / 1000 if number > 1e11 else number
 
 
@@ -60,9 +67,15 @@ class JwtVerifier:
         """The key named by the token's `kid`, from the cached JWKS. An unknown `kid` fetches the
         JWKS again (Zoho rotated its keys), but at most once per `refetch_interval_s`, so forged
         tokens cannot make us hammer Zoho."""
-        kid = jwt.get_unverified_header(token).get("kid")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:  # DecodeError; InvalidTokenError for a kid not a string
+            raise WebhookAuthError(f"JWT is malformed ({exc_name(exc)})") from None
+        kid = header.get("kid")
         if not kid:
             raise WebhookAuthError("JWT has no kid")
+        if not isinstance(kid, str):
+            raise WebhookAuthError("JWT kid is not a string")
         key = self._match(self.jwks.get_signing_keys(), kid)
         if key is None:
             with self._lock:
@@ -74,21 +87,48 @@ class JwtVerifier:
             raise WebhookAuthError("JWT signing key not found")
         return key
 
+    def _forget_unusable_jwks(self) -> None:
+        """PyJWKClient caches the JWKS document as fetched, broken or not: a single bad answer
+        from Zoho would refuse every delivery for the cache's hour. Drop it, at most once per
+        `refetch_interval_s` (forged tokens must not make us hammer Zoho)."""
+        cache = getattr(self.jwks, "jwk_set_cache", None)
+        with self._lock:
+            if cache is None or self.clock() - self._refetched_at < self.refetch_interval_s:
+                return
+            self._refetched_at = self.clock()
+        cache.put(None)
+
     @staticmethod
     def _match(keys: list[jwt.PyJWK], kid: str) -> jwt.PyJWK | None:
         return next((k for k in keys if k.key_id == kid), None)
 
     def verify(self, token: str | None) -> dict[str, object]:
+        """The token's claims, or WebhookAuthError naming the problem (never the token). Any
+        failure of PyJWT, of the JWKS fetch or of a malformed JWKS document is refused here: an
+        authentication problem is a 401, never a 500."""
         if not self.org_id or not self.webhook_id:
             raise WebhookAuthError("JWT verification needs ZOHO_ORG_ID and ZOHO_WEBHOOK_ID set")
         if not token:
             raise WebhookAuthError(f"missing {JWT_HEADER} header")
         try:
+            return self._verify(token)
+        except WebhookAuthError:
+            raise
+        except Exception as exc:  # a PyJWT or JWKS failure not foreseen below: still refused
+            raise WebhookAuthError(f"JWT could not be verified ({exc_name(exc)})") from None
+
+    def _verify(self, token: str) -> dict[str, object]:
+        try:
             key = self._signing_key(token)
+        except WebhookAuthError:
+            raise
         except jwt.PyJWKClientConnectionError:
             raise WebhookAuthError("could not fetch Zoho's signing keys (JWKS)") from None
-        except (jwt.PyJWKClientError, jwt.DecodeError):
-            raise WebhookAuthError("JWT signing key not found") from None
+        except Exception as exc:  # PyJWKClientError, PyJWKSetError, a JWKS that is not JSON...
+            self._forget_unusable_jwks()
+            raise WebhookAuthError(
+                f"Zoho's signing keys (JWKS) are unusable ({exc_name(exc)})"
+            ) from None
         try:
             claims = jwt.decode(
                 token,
@@ -107,8 +147,8 @@ class JwtVerifier:
             raise WebhookAuthError("JWT issuer is not this organisation") from None
         except jwt.InvalidAudienceError:
             raise WebhookAuthError("JWT audience is not our webhook") from None
-        except jwt.InvalidTokenError as exc:
-            raise WebhookAuthError(f"invalid JWT ({type(exc).__name__})") from None
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # InvalidTokenError and kin
+            raise WebhookAuthError(f"invalid JWT ({exc_name(exc)})") from None
         now = self.clock()
         if _seconds(claims["exp"]) + self.leeway_s < now:
             raise WebhookAuthError("JWT expired")
@@ -124,7 +164,10 @@ class TokenVerifier:
     def verify(self, given: str | None) -> None:
         if not self.expected:
             raise WebhookAuthError("WEBHOOK_TOKEN is not set")
-        if not given or not hmac.compare_digest(given.encode(), self.expected):
+        # surrogatepass: a query string may decode to anything; encoding must never raise
+        if not given or not hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), self.expected
+        ):
             raise WebhookAuthError("wrong or missing token")
 
 

@@ -29,6 +29,22 @@ def due(model: type[Row], now: datetime) -> Any:
     )
 
 
+def no_events_waiting(now: datetime) -> Any:
+    """For an outbox claim: the ticket has no event due or being applied. Its write waits for
+    them, so a ticket whose events arrive together is written once, with the last decision."""
+    return ~(
+        select(InboxEvent.id)
+        .where(
+            InboxEvent.ticket_id == OutboxWrite.ticket_id,
+            or_(
+                and_(InboxEvent.status == PENDING, InboxEvent.available_at <= now),
+                InboxEvent.status == PROCESSING,
+            ),
+        )
+        .exists()
+    )
+
+
 def claim(
     session: Session,
     model: type[Row],
@@ -38,12 +54,13 @@ def claim(
     lease: timedelta,
     limit: int,
     order_by: Sequence[Any],
+    where: Sequence[Any] = (),
 ) -> list[Row]:
-    """One statement: pick due rows (SKIP LOCKED on PostgreSQL; SQLite has a single writer),
-    mark them processing under our lease, count the attempt, return them."""
+    """One statement: pick due rows (SKIP LOCKED on PostgreSQL; SQLite has a single writer)
+    that meet `where`, mark them processing under our lease, count the attempt, return them."""
     key = _key(model)
     picked = (
-        select(key).where(due(model, now)).order_by(*order_by).limit(limit)
+        select(key).where(due(model, now), *where).order_by(*order_by).limit(limit)
         .with_for_update(skip_locked=True)
     )  # fmt: skip
     statement = (
@@ -83,8 +100,9 @@ def release(
         "lease_until": None,
         "last_error": error[:2000],
     }
-    if not count_attempt:
+    if not count_attempt:  # a wait for Zoho, not a try: counted apart (and bounded)
         values["attempts"] = model.attempts - 1
+        values["waits"] = model.waits + 1
     session.execute(
         update(model).where(_key(model) == key, model.lease_owner == owner).values(**values)
     )
@@ -108,3 +126,18 @@ def end(
         .values(status=status, lease_owner=None, lease_until=None, **values)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew(session: Session, model: type[Row], key: object, *, owner: str, until: datetime) -> bool:
+    """Extend our lease on a row we are working on; False when it is no longer ours (our lease
+    expired and another worker claimed it): the caller must stop before its next call to Zoho."""
+    result = session.execute(
+        update(model)
+        .where(_key(model) == key, model.lease_owner == owner, model.status == PROCESSING)
+        .values(lease_until=until)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+class LeaseLost(Exception):
+    """Another worker holds the row now (our lease expired): our work on it is abandoned."""

@@ -3,7 +3,7 @@ assignment. Only fields whose value differs from the ticket's are written."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -70,11 +70,45 @@ def changed_fields(desired: Mapping[str, Any], current: Mapping[str, Any]) -> di
     return changed
 
 
+def without(fields: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """`fields` less the named ones (`priority`, `dueDate`, or a custom field's API name)."""
+    drop = set(names)
+    kept = {k: v for k, v in fields.items() if k != "cf" and k not in drop}
+    cf = {k: v for k, v in sub_mapping(fields, "cf").items() if k not in drop}
+    if cf:
+        kept["cf"] = cf
+    return kept
+
+
+def still_refused(fields: Mapping[str, Any], refused: Mapping[str, Any]) -> list[str]:
+    """The fields whose value Zoho refused before (e.g. a picklist without it): not sent again
+    until the value changes or someone runs `inbox retry` after fixing the field in Zoho."""
+    flat = {k: v for k, v in fields.items() if k != "cf"} | dict(sub_mapping(fields, "cf"))
+    return [
+        name
+        for name, value in flat.items()
+        if isinstance(refused.get(name), Mapping) and refused[name].get("value") == value
+    ]
+
+
+def refused_names(field_errors: Iterable[Any], sent: Mapping[str, Any]) -> list[str]:
+    """The fields of `sent` that a 422's `errors[].fieldName` name (`/cf_sla_status`,
+    `cf.cf_sla_status`, `priority`...); empty when the error names none of them."""
+    flat = {k for k in sent if k != "cf"} | set(sub_mapping(sent, "cf"))
+    names = []
+    for error in field_errors:
+        raw = str(getattr(error, "field_name", "") or "").strip("/ ")
+        name = raw.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+        if name in flat and name not in names:
+            names.append(name)
+    return names
+
+
 def merge_fields(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    merged = {k: (dict(v) if k == "cf" else v) for k, v in base.items()}
+    merged = {k: (dict(sub_mapping(base, "cf")) if k == "cf" else v) for k, v in base.items()}
     for key, value in update.items():
         if key == "cf":
-            merged["cf"] = {**merged.get("cf", {}), **value}
+            merged["cf"] = {**merged.get("cf", {}), **sub_mapping(update, "cf")}
         else:
             merged[key] = value
     return merged
@@ -144,8 +178,19 @@ _COMMENT = {
 }
 
 
+def comment_marker(ticket_id: str) -> str:
+    """The mark of the assignment comment: a retry looks for it in the ticket's comments before
+    posting again (Zoho's answer to a POST may be lost after the comment was stored)."""
+    return f"ref:sla-{ticket_id}"
+
+
 def assignment_comment(
-    policy: Policy, classification: Classification, deadlines: Deadlines, lang: str | None = None
+    policy: Policy,
+    classification: Classification,
+    deadlines: Deadlines,
+    lang: str | None = None,
+    *,
+    marker: str = "",
 ) -> str:
     """The private comment explaining priority, rule and deadlines (Spanish by default)."""
     lang = lang or policy.language
@@ -160,8 +205,9 @@ def assignment_comment(
         return format_when(deadline.due, tz, lang)
 
     kind = str(words["kinds"][classification.kind]).format(vendor=classification.vendor or "-")  # type: ignore[index]
+    title = str(words["title"]).format(priority=shown)
     lines = [
-        str(words["title"]).format(priority=shown),
+        f"{title} [{marker}]" if marker else title,
         str(words["rule"]).format(
             rule=classification.rule_id, description=classification.description
         ),

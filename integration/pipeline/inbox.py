@@ -1,5 +1,11 @@
 """The durable inbox: deliveries are parsed, given a dedupe key and stored with insert-or-ignore.
-The worker claims them through `queue.claim`."""
+The worker claims them through `queue.claim`.
+
+A delivery is refused whole (`DeliveryError`, HTTP 400) only when it is not a JSON array or object
+at all. Each event is then checked on its own (`validate.py`): a valid one is stored `pending` (or
+`ignored` for event types the worker does not handle), an invalid one (including an array element
+that is not an object) is stored `quarantined` with its problems in `last_error`, in escaped ASCII
+JSON, so that the valid events beside it are not lost and the worker never sees it."""
 
 from __future__ import annotations
 
@@ -14,10 +20,21 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..models import InboxEvent
+from ..rules.policy import FieldNames
 from .observe import parse_zoho_time
+from .validate import (
+    HANDLED_EVENTS,
+    MAX_DEPTH,
+    THREAD_EVENTS,
+    check_event,
+    clean,
+    escaped_json,
+    label,
+    prune,
+)
 
-HANDLED_EVENTS = ("Ticket_Add", "Ticket_Update", "Ticket_Thread_Add", "Ticket_Delete")
-THREAD_EVENTS = ("Ticket_Thread_Add",)
+QUARANTINED = "quarantined"
+_MAX_INT_DIGITS = 4000  # longer integers (Python refuses to parse them) are read as +-infinity
 
 
 class DeliveryError(ValueError):
@@ -31,15 +48,38 @@ class ParsedEvent:
     ticket_id: str
     event_time: datetime | None
     modified_time: datetime | None
-    body: dict[str, Any]
+    body: Any  # the event object, cleaned; a quarantined event's as received (pruned)
+    problems: tuple[str, ...] = ()  # why the event is quarantined (none for a valid one)
 
     @property
     def handled(self) -> bool:
         return self.event_type in HANDLED_EVENTS
 
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def problem(self) -> str:
+        return "; ".join(self.problems)
+
+    @property
+    def status(self) -> str:
+        if self.problem:
+            return QUARANTINED
+        return "pending" if self.handled else "ignored"
+
+    def stored_body(self) -> str:
+        if self.problem:  # NUL and lone surrogates as \u escapes: ASCII text, always storable
+            return escaped_json(self.body)
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+
     def dedupe_key(self) -> str:
         """Zoho sends no delivery id: orgId, event type, resource id, modifiedTime (or eventTime)
-        and a hash of the payload identify an event across redeliveries."""
+        and a hash of the payload identify an event across redeliveries. A quarantined event is
+        known by a hash of its whole JSON (escaped: its text may not be encodable)."""
+        if self.problem:
+            return hashlib.sha256(b"quarantined|" + self.stored_body().encode()).hexdigest()
         content = json.dumps(
             [self.body.get("payload"), self.body.get("prevState")],
             sort_keys=True,
@@ -66,11 +106,32 @@ def _resource_id(event_type: str, payload: dict[str, Any]) -> str:
     return str(value)[:32]
 
 
-def parse_delivery(raw: bytes) -> list[ParsedEvent]:
+def _parse_int(digits: str) -> int | float:
+    """JSON integers; one too long for Python to parse becomes +-infinity (then refused where a
+    number matters) rather than making the whole delivery "not JSON"."""
+    if len(digits) <= _MAX_INT_DIGITS:
+        return int(digits)
+    return float("-inf") if digits.startswith("-") else float("inf")
+
+
+def parse_delivery(
+    raw: bytes,
+    fields: FieldNames | None = None,
+    *,
+    payload_is_history: bool = True,
+    quarantine: bool = False,
+) -> list[ParsedEvent]:
     """Zoho's JSON array of `{eventType, eventTime, orgId, payload, prevState}` (a single object is
-    accepted too)."""
+    accepted too; an empty array is a delivery of nothing). `fields` names the custom fields the
+    worker reads (the policy's; the shipped names by default); `payload_is_history` says whether
+    the worker reads the payload's fields (dry-run) or only its ticket id (live): see
+    `validate.check_event`.
+
+    `quarantine`: an invalid event is returned quarantined (the webhook: Zoho documents no
+    redelivery, so the valid events beside it must be kept); without it, the first invalid event
+    raises DeliveryError naming it (a person replaying a file wants to hear what is wrong)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
     except UnicodeDecodeError:
         raise DeliveryError("body is not UTF-8") from None
     except (ValueError, RecursionError):
@@ -79,46 +140,68 @@ def parse_delivery(raw: bytes) -> list[ParsedEvent]:
         data = [data]
     if not isinstance(data, list):
         raise DeliveryError("body must be a JSON array of events (or one event object)")
-    if not data:
-        raise DeliveryError("the delivery holds no events")
-    events = []
-    for index, item in enumerate(data):
-        where = f"events[{index}]"
-        if not isinstance(item, dict):
-            raise DeliveryError(f"{where}: an event must be a JSON object")
-        event_type = item.get("eventType")
-        if not isinstance(event_type, str) or not event_type.strip():
-            raise DeliveryError(f"{where}: missing eventType")
-        payload = item.get("payload")
-        if not isinstance(payload, dict):
-            raise DeliveryError(f"{where}: missing payload (a JSON object)")
-        prev = item.get("prevState")
-        if prev is not None and not isinstance(prev, dict):
-            raise DeliveryError(f"{where}: prevState must be a JSON object")
-        ticket_id = _resource_id(event_type, payload)
-        if event_type in HANDLED_EVENTS and not ticket_id:
-            field = "ticketId" if event_type in THREAD_EVENTS else "id"
-            raise DeliveryError(f"{where}: payload has no {field}")
-        org = item.get("orgId")
-        events.append(
-            ParsedEvent(
-                event_type=event_type.strip()[:64],
-                org_id="" if org is None or isinstance(org, (dict, list)) else str(org)[:32],
-                ticket_id=ticket_id,
-                event_time=parse_zoho_time(item.get("eventTime")),
-                modified_time=parse_zoho_time(payload.get("modifiedTime"))
-                if event_type not in THREAD_EVENTS
-                else parse_zoho_time(payload.get("createdTime")),
-                body=item,
-            )
-        )
+    names = fields or FieldNames()
+    events = [
+        _parse_event(f"events[{index}]", item, names, payload_is_history)
+        for index, item in enumerate(data)
+    ]
+    refused = next((e.problems[0] for e in events if e.quarantined), "")
+    if refused and not quarantine:
+        raise DeliveryError(refused)
     return events
+
+
+def _parse_event(
+    where: str, item: Any, fields: FieldNames, payload_is_history: bool
+) -> ParsedEvent:
+    item, too_deep = prune(item)
+    if not isinstance(item, dict):
+        return _quarantine(where, item, ["an event must be a JSON object"])
+    problems = check_event(item, fields, payload_is_history=payload_is_history)
+    if too_deep:
+        problems.insert(0, f"nested deeper than {MAX_DEPTH} levels")
+    if problems:
+        return _quarantine(where, item, problems)
+    body = clean(item)
+    event_type = body["eventType"].strip()
+    payload = body["payload"]
+    if event_type in ("Ticket_Add", "Ticket_Update") and payload.get("cf", {}) is None:
+        payload["cf"] = {}  # read alike everywhere; a null would break merging write-back fields
+    org = body.get("orgId")
+    return ParsedEvent(
+        event_type=event_type[:64],
+        org_id="" if org is None else str(org)[:32],
+        ticket_id=_resource_id(event_type, payload),
+        event_time=parse_zoho_time(body.get("eventTime")),
+        modified_time=parse_zoho_time(payload.get("modifiedTime"))
+        if event_type not in THREAD_EVENTS
+        else parse_zoho_time(payload.get("createdTime")),
+        body=body,
+    )
+
+
+def _quarantine(where: str, item: Any, problems: list[str]) -> ParsedEvent:
+    """An event the worker must never see, stored for a person to look at."""
+    event = item if isinstance(item, dict) else {}
+    event_type = label(event.get("eventType"), 64)
+    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    key = "ticketId" if event_type in THREAD_EVENTS or "Comment" in event_type else "id"
+    return ParsedEvent(
+        event_type=event_type,
+        org_id=label(event.get("orgId"), 32),
+        ticket_id=label(payload.get(key), 32),
+        event_time=parse_zoho_time(event.get("eventTime")),
+        modified_time=None,
+        body=item,
+        problems=tuple(f"{where}: {problem}" for problem in problems),
+    )
 
 
 def store(
     session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
 ) -> tuple[int, int]:
-    """Insert-or-ignore every event (the caller commits). Returns (new, duplicates)."""
+    """Insert-or-ignore every event, quarantined ones included (the caller commits). Returns
+    (new, duplicates): rows inserted, and events already stored."""
     insert = db.insert_for(session.get_bind().dialect.name)
     new = 0
     for event in events:
@@ -133,11 +216,11 @@ def store(
                 ticket_id=event.ticket_id,
                 event_time=event.event_time,
                 modified_time=event.modified_time,
-                body=json.dumps(event.body, separators=(",", ":"), ensure_ascii=False),
-                status="pending" if event.handled else "ignored",
+                body=event.stored_body(),
+                status=event.status,
                 attempts=0,
                 available_at=now,
-                last_error="",
+                last_error=event.problem,
             )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(InboxEvent.id)

@@ -20,8 +20,38 @@ from .. import db
 from ..models import AuditEntry, InboxEvent, OutboxWrite, TicketObservation, TrackedTicket
 from ..rules import Classification, Policy, Request, classify, compute_deadlines, evaluate
 from . import claim as queue
-from .fields import assignment_comment, changed_fields, desired_fields, merge_fields
-from .observe import Classified, Observation, build_history, parse_zoho_time
+from .fields import (
+    assignment_comment,
+    changed_fields,
+    comment_marker,
+    desired_fields,
+    merge_fields,
+    still_refused,
+    without,
+)
+from .observe import OURS, Classified, Observation, build_history, parse_zoho_time
+
+DRY_RUN_COMMENT = "dry-run"  # tickets.comment_id of a comment dry-run "posted"
+SAME_INSTANT = timedelta(milliseconds=1)  # Zoho's times have milliseconds
+
+
+def _columns(obs: Observation) -> dict[str, Any]:
+    return {
+        "status": obs.status[:64],
+        "status_type": obs.status_type[:16],
+        "priority": obs.priority[:32],
+        "onhold_time": obs.onhold_time,
+        "closed_time": obs.closed_time,
+        "eta": obs.eta[:40],
+        "quote_status": obs.quote_status[:64],
+        "department_id": obs.department_id[:32],
+        "account_id": obs.account_id[:32],
+        "modified_by": obs.modified_by[:32],
+    }
+
+
+def _columns_of(row: TicketObservation) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _columns(Observation(row.modified_time, ""))}
 
 
 def as_json(value: Any) -> str:
@@ -81,7 +111,10 @@ class Ledger:
                 vendor=result.vendor,
                 rule_id=result.rule_id,
                 priority=result.priority,
+                evidence=as_json(list(result.evidence)),
                 comment_posted=False,
+                comment_attempts=0,
+                comment_id="",
                 deleted=False,
                 updated_at=self.clock(),
             )
@@ -123,28 +156,66 @@ class Ledger:
         self.audit(session, ticket_id, "deleted", "ticket deleted in Zoho: tracking stopped", {})
 
     def record(self, session: Session, ticket_id: str, observations: list[Observation]) -> None:
+        """Append observations. The first one heard for an instant stands, with two exceptions:
+        Zoho's answer to our own PATCH takes its instant over (so a webhook echo of our write,
+        heard before the answer was recorded, is still known to be ours); and a fetched state
+        that differs from the one recorded at its instant is a later change made within the
+        same millisecond (Zoho's times often end in .000), recorded just after it."""
         insert = db.insert_for(session.get_bind().dialect.name)
+        keys = ["ticket_id", "modified_time"]
         for obs in observations:
-            session.execute(
-                insert(TicketObservation)
-                .values(
-                    ticket_id=ticket_id,
-                    modified_time=obs.modified_time,
-                    source=obs.source,
-                    status=obs.status[:64],
-                    status_type=obs.status_type[:16],
-                    priority=obs.priority[:32],
-                    onhold_time=obs.onhold_time,
-                    closed_time=obs.closed_time,
-                    eta=obs.eta[:40],
-                    quote_status=obs.quote_status[:64],
-                    department_id=obs.department_id[:32],
-                    account_id=obs.account_id[:32],
-                    modified_by=obs.modified_by[:32],
-                    recorded_at=self.clock(),
-                )
-                .on_conflict_do_nothing(index_elements=["ticket_id", "modified_time"])
+            values = _columns(obs)
+            statement = insert(TicketObservation).values(
+                ticket_id=ticket_id,
+                modified_time=obs.modified_time,
+                source=obs.source,
+                recorded_at=self.clock(),
+                **values,
             )
+            if obs.source in OURS:
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=keys, set_={"source": obs.source, **values}
+                    )
+                )
+                continue
+            stored = session.execute(
+                statement.on_conflict_do_nothing(index_elements=keys).returning(
+                    TicketObservation.id
+                )
+            ).first()
+            if stored is None and obs.source == "fetch":
+                self._record_same_instant(session, ticket_id, obs, values)
+
+    def _record_same_instant(
+        self, session: Session, ticket_id: str, obs: Observation, values: dict[str, Any]
+    ) -> None:
+        rows = session.scalars(
+            select(TicketObservation)
+            .where(
+                TicketObservation.ticket_id == ticket_id,
+                TicketObservation.modified_time >= obs.modified_time,
+                TicketObservation.modified_time < obs.modified_time + SAME_INSTANT,
+            )
+            .order_by(TicketObservation.modified_time)
+        ).all()
+        if not rows or any(_columns_of(r) == values for r in rows):
+            return  # already known
+        later = replace(obs, modified_time=rows[-1].modified_time + timedelta(microseconds=1))
+        if later.modified_time < obs.modified_time + SAME_INSTANT:
+            self.record(session, ticket_id, [later])
+
+    def is_our_write(self, session: Session, ticket_id: str, modified: datetime | None) -> bool:
+        """Whether Zoho's `modifiedTime` is the one of an answer to our own PATCH."""
+        if modified is None:
+            return False
+        source = session.scalar(
+            select(TicketObservation.source).where(
+                TicketObservation.ticket_id == ticket_id,
+                TicketObservation.modified_time == modified,
+            )
+        )
+        return source in OURS
 
     def observations(self, session: Session, ticket_id: str) -> list[Observation]:
         rows = session.scalars(
@@ -172,23 +243,22 @@ class Ledger:
         self,
         session: Session,
         ticket: TrackedTicket,
-        current: dict[str, Any],
-        our_agent: str,
-        classification: Classification | None = None,
+        current: dict[str, Any] | None,
     ) -> str:
-        """Deadlines from the whole observation log; the differing values into the outbox.
-        `classification` is given when the ticket was just classified: its first assignment
-        then gets the explaining comment."""
+        """Deadlines and status from the whole observation log; what Zoho should show into the
+        ticket's outbox row.
+
+        The row keeps the whole decision, not a difference: the difference is taken when the
+        write is sent, against Zoho's state then, so the last write to land is always the
+        latest decision even when an earlier one is still in flight. `current` is Zoho's state
+        fetched just now (live), used only to skip queueing when no write is in flight and Zoho
+        already shows every value."""
         observations = self.observations(session, ticket.ticket_id)
         classified = Classified(
             ticket.created_at, ticket.classified_priority, ticket.kind, ticket.vendor
         )
         history = build_history(
-            self.policy,
-            classified,
-            observations,
-            first_response_at=ticket.first_response_at,
-            our_agent_id=our_agent,
+            self.policy, classified, observations, first_response_at=ticket.first_response_at
         )
         now = self.clock()
         deadlines = compute_deadlines(self.policy, history)
@@ -221,50 +291,99 @@ class Ledger:
         ticket.policy_version = deadlines.policy_version
         ticket.updated_at = now
 
+        comment = ""
+        dry_run_posted = not self.live and ticket.comment_id == DRY_RUN_COMMENT
+        if not ticket.comment_posted and not dry_run_posted and deadlines.response.due is not None:
+            # Stated once the deadlines are known: a ticket first seen on hold gets its comment
+            # when the clocks run again, not one that reads "no date" three times.
+            comment = assignment_comment(
+                self.policy,
+                self._classification(ticket),
+                deadlines,
+                marker=comment_marker(ticket.ticket_id),
+            )
+        wanted = as_json(desired)
         outbox = session.get(OutboxWrite, ticket.ticket_id, with_for_update=True)
-        known = dict(current)
-        if outbox is not None and not self.live:
-            # Dry-run: Zoho never got our values; compare with what we would have written.
-            known = merge_fields(known, json.loads(outbox.last_sent))
-        diff = changed_fields(desired, known)
-        comment = outbox.comment if outbox is not None and not ticket.comment_posted else ""
-        if classification is not None and not ticket.comment_posted:
-            comment = assignment_comment(self.policy, classification, deadlines)
-        if not diff and not comment:
-            if outbox is not None and outbox.status == "pending":
-                outbox.status, outbox.fields = "done", "{}"
-                outbox.version += 1
-                outbox.updated_at = now
+        in_flight = outbox is not None and outbox.status in (queue.PENDING, queue.PROCESSING)
+        refused = json.loads(outbox.refused or "{}") if outbox is not None else {}
+        comparable = without(desired, still_refused(desired, refused))
+        if self.live:
+            known = current
+        else:  # dry-run: Zoho never got our values; compare with what we would have written
+            last_sent = json.loads(outbox.last_sent) if outbox is not None else {}
+            known = merge_fields(current or {}, last_sent)
+        shows_all = known is not None and not changed_fields(comparable, known)
+        if outbox is not None and outbox.fields == wanted and outbox.comment == comment:
+            # Decided before: queued, sent, or failed visibly (`inbox retry` sends it again),
+            # unless someone has since changed our values in Zoho (then they are put back).
+            went_live = self.live and outbox.dry_run  # credentials added since: write for real
+            if not went_live and (
+                outbox.status != "done" or shows_all or not self.live or current is None
+            ):
+                return f"{status.status}; the same values are already decided: nothing new"
+        elif not in_flight and not comment and shows_all:
+            self._store(session, outbox, ticket.ticket_id, wanted, "", now, "done")
             return f"{status.status}; Zoho already shows every value: nothing to write"
+        self._store(session, outbox, ticket.ticket_id, wanted, comment, now, queue.PENDING)
+        return f"{status.status}; queued the decision for write-back" + (
+            " with the explaining comment" if comment else ""
+        )
+
+    def _store(
+        self,
+        session: Session,
+        outbox: OutboxWrite | None,
+        ticket_id: str,
+        wanted: str,
+        comment: str,
+        now: datetime,
+        status: str,
+    ) -> None:
         if outbox is None:
             session.add(
                 OutboxWrite(
-                    ticket_id=ticket.ticket_id,
-                    fields=as_json(diff),
+                    ticket_id=ticket_id,
+                    fields=wanted,
                     comment=comment,
                     version=1,
-                    status="pending",
+                    status=status,
                     attempts=0,
+                    waits=0,
                     available_at=now,
                     last_error="",
                     last_sent="{}",
                     writes=0,
                     dry_run=not self.live,
+                    refused="{}",
                     updated_at=now,
                 )
             )
-        else:
-            outbox.fields = as_json(diff)
-            outbox.comment = comment
-            outbox.version += 1
-            if outbox.status != queue.PROCESSING:  # an in-flight send requeues newer values
-                outbox.status = queue.PENDING
-                outbox.attempts = 0
-                outbox.available_at = now
-            outbox.dry_run = not self.live
-            outbox.updated_at = now
-        names = sorted([*(k for k in diff if k != "cf"), *diff.get("cf", {})])
-        return f"{status.status}; queued write of {', '.join(names) or 'the comment'}"
+            return
+        outbox.fields = wanted
+        outbox.comment = comment
+        outbox.version += 1
+        if outbox.status != queue.PROCESSING:  # an in-flight send requeues the new version
+            outbox.status = status
+            outbox.attempts = 0
+            outbox.waits = 0
+            outbox.available_at = now
+        outbox.dry_run = not self.live
+        outbox.updated_at = now
+
+    def _classification(self, ticket: TrackedTicket) -> Classification:
+        rule = next((r for r in self.policy.rules if r.id == ticket.rule_id), None)
+        try:
+            evidence = tuple(str(e) for e in json.loads(ticket.evidence or "[]"))
+        except ValueError:
+            evidence = ()
+        return Classification(
+            priority=ticket.classified_priority,
+            kind=ticket.kind,
+            vendor=ticket.vendor,
+            rule_id=ticket.rule_id,
+            evidence=evidence,
+            description=rule.description if rule else "default priority of the policy",
+        )
 
     def audit(
         self, session: Session, ticket_id: str, decision: str, reason: str, data: dict[str, Any]

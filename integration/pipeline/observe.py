@@ -19,29 +19,56 @@ from ..rules import EtaChange, Hold, Policy, PriorityChange, TicketHistory, Vend
 from ..rules.text import normalize
 
 CLOSED = "closed"
+WRITE = "write"  # Zoho's answer to our own PATCH that set the priority it shows
+ANSWER = "answer"  # Zoho's answer to our own PATCH that left the priority alone
+OURS = (WRITE, ANSWER)
+NO_PRIORITY = "-None-"  # Zoho's name for an empty priority picklist
 
 
 def parse_zoho_time(value: object) -> datetime | None:
     """Zoho timestamps: ISO-8601 (`2026-11-27T18:30:00.000Z`) or epoch milliseconds (string or
-    number, as deliveries' `eventTime` may be). None for anything else."""
+    number, as deliveries' `eventTime` may be); an aware datetime passes through.
+
+    Only instants from 1970-01-01 to 2200-12-31 (UTC, inclusive) are times: a year the business
+    calendars (and Python's datetime arithmetic around time zones) can hold. Everything else is
+    None, never an exception: None, bools, NaN and infinities, numbers or dates out of that range,
+    digits that are not ASCII (`"²"`, `"١٢٣"`), text that is not ISO-8601, objects and arrays."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return _from_epoch_ms(float(value))
-    text = str(value).strip()
-    if not text:
+        return _from_epoch_ms(value)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64 or not text.isascii():
+            return None
+        digits = text.removeprefix("-")
+        if digits.isdigit():  # ASCII only (checked above): str.isdigit alone accepts "²"
+            return _from_epoch_ms(int(text)) if len(digits) <= 20 else None
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
         return None
-    if text.lstrip("-").isdigit():
-        return _from_epoch_ms(float(text))
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    if not 1969 <= moment.year <= 2201:  # first: converting year 1 or 9999 to UTC overflows
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment if 1970 <= moment.astimezone(UTC).year <= 2200 else None
 
 
 def _from_epoch_ms(value: float) -> datetime | None:
-    seconds = value / 1000 if abs(value) > 1e11 else value
+    """Epoch seconds, or milliseconds (Zoho's usual unit) when the number is too big to be
+    seconds before 2201. None outside 1970-2200 (see `parse_zoho_time`), for NaN and infinities,
+    and for ints too big for a float."""
+    end = 7_289_654_400  # 2201-01-01T00:00:00Z in epoch seconds
+    if not -1e20 < value < 1e20:  # also False for NaN; exact for ints of any size
+        return None
+    seconds = value / 1000 if abs(value) >= end else value
+    if not 0 <= seconds < end:
+        return None
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
@@ -56,6 +83,14 @@ def sub_mapping(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 def _text(value: object) -> str:
     return "" if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _priority(ticket: Mapping[str, Any]) -> str:
+    """The ticket's priority; NO_PRIORITY when Zoho says it has none, "" when not said (a
+    partial prevState), so that an agent's first choice on an empty priority is still seen."""
+    if "priority" not in ticket:
+        return ""
+    return _text(ticket.get("priority")) or NO_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -85,7 +120,7 @@ def observe(ticket: Mapping[str, Any], source: str, policy: Policy) -> Observati
         source=source,
         status=_text(ticket.get("status")),
         status_type=_text(ticket.get("statusType")),
-        priority=_text(ticket.get("priority")),
+        priority=_priority(ticket),
         onhold_time=parse_zoho_time(ticket.get("onholdTime")),
         closed_time=parse_zoho_time(ticket.get("closedTime")),
         eta=_text(custom.get(policy.fields.eta)),
@@ -141,15 +176,21 @@ def build_history(
     observations: Iterable[Observation],
     *,
     first_response_at: datetime | None,
-    our_agent_id: str = "",
 ) -> TicketHistory:
+    """The rules engine's view of a ticket, read off its observation log.
+
+    A priority change is an agent's unless the observation is the answer to our own PATCH that
+    set that priority (`source == "write"`): who made a change is known from what we sent, never
+    from the agent id alone, because the token's owner may also work tickets in Zoho's UI. A
+    change from an empty priority (NO_PRIORITY) counts too: on a portal whose picklist refused
+    ours, the agent's first choice is the ticket's priority."""
     ordered = sorted(observations, key=lambda o: o.modified_time)
     created = classified.created
 
     priorities = [PriorityChange(created, classified.priority)]
     last_seen = ""
     for obs in ordered:
-        ours = obs.source == "write" or (our_agent_id and obs.modified_by == our_agent_id)
+        ours = obs.source == WRITE  # our PATCH set this priority
         if obs.priority and last_seen and obs.priority != last_seen and not ours:
             known = policy.find_priority(obs.priority)
             if known is not None and obs.modified_time > created:

@@ -42,6 +42,10 @@ def evaluate(history: TicketHistory, deadlines: Deadlines, now: datetime) -> Sla
 
     if responded:
         response = "breached" if _late(history.first_response_at, response_due) else "met"
+    elif closed:
+        # Closed without a public reply: the response clock stopped at the closing, so what
+        # happens after it (a later event, time passing) cannot turn Met into Breached.
+        response = "breached" if _late(history.closed_at, response_due) else "met"
     elif response_due is not None and now >= response_due:
         response = "breached"
     else:

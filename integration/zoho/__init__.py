@@ -66,6 +66,8 @@ def build_http_client(
         timeout=timeout,
         max_retries=settings.zoho_max_retries,
         max_concurrency=settings.zoho_max_concurrency,
+        backoff_initial_s=settings.zoho_backoff_s,
+        backoff_max_s=settings.zoho_backoff_max_s,
         credits_pause_s=settings.zoho_credits_pause_s,
         source_id=settings.zoho_source_id,
         clock=clock,

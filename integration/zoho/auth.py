@@ -296,7 +296,11 @@ def fingerprint(refresh_token: str, client_id: str) -> str:
 
 
 class TokenManager:
-    """Hands out a valid access token; refreshes once per expiry across threads and processes."""
+    """Hands out a valid access token; refreshes once per expiry across threads and processes.
+
+    Building one touches nothing: the reset for new credentials (a database write) happens once, on
+    the first token use or state read, so the service starts while the database is down.
+    """
 
     def __init__(
         self,
@@ -319,8 +323,19 @@ class TokenManager:
         self.sleep = sleep
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._lock = threading.Lock()
-        if credentials_fingerprint:
-            store.reset_for(credentials_fingerprint, clock())
+        self._fingerprint = credentials_fingerprint
+        self._reset_done = not credentials_fingerprint
+        self._reset_lock = threading.Lock()
+
+    def _ensure_reset(self) -> None:
+        """New credentials configured: forget the old token and re-authorisation flag, once.
+        A failure (database down) leaves it to be tried again by the next caller."""
+        if self._reset_done:
+            return
+        with self._reset_lock:
+            if not self._reset_done:
+                self.store.reset_for(self._fingerprint, self.clock())
+                self._reset_done = True
 
     def _valid(self, state: TokenState, now: datetime) -> str | None:
         if state.access_token and state.expires_at and state.expires_at - self.margin > now:
@@ -329,6 +344,7 @@ class TokenManager:
 
     def access_token(self, state: TokenState | None = None) -> str:
         """A valid token. `state` is the shared state when the caller has just read it."""
+        self._ensure_reset()
         state = state or self.store.read()
         now = self.clock()
         if state.reauth_required:
@@ -376,7 +392,9 @@ class TokenManager:
 
     def invalidate(self, token: str) -> None:
         """The token was refused (401): forget it, so the next caller refreshes exactly once."""
+        self._ensure_reset()
         self.store.invalidate(token)
 
     def state(self) -> TokenState:
+        self._ensure_reset()
         return self.store.read()

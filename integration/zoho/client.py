@@ -72,6 +72,10 @@ class DeskClient(Protocol):
 
     def myinfo(self) -> dict[str, Any]: ...
 
+    def tickets_assigned_to(self, agent_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        """Up to `limit` tickets assigned to the agent (`GET /tickets?assignee=<id>`)."""
+        ...
+
     def list_webhooks(self) -> list[dict[str, Any]]: ...
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]: ...
@@ -98,6 +102,23 @@ def statuses_from_fields(fields: list[dict[str, Any]]) -> list[dict[str, str]]:
                 if isinstance(v, dict)
             ]
     return []
+
+
+def picklist_values(fields: list[dict[str, Any]], api_name: str) -> list[str] | None:
+    """The allowed values of a picklist field, or None when the field or its values are not
+    listed. Zoho lists them as objects (`{"value": "High"}`, the status field adds `statusType`);
+    plain strings are taken too."""
+    for item in fields:
+        if item.get("apiName") == api_name:
+            allowed = item.get("allowedValues")
+            if not isinstance(allowed, list):
+                return None
+            return [
+                str(v.get("value")) if isinstance(v, dict) else str(v)
+                for v in allowed
+                if not isinstance(v, dict) or v.get("value") is not None
+            ]
+    return None
 
 
 @dataclass
@@ -301,7 +322,9 @@ class HttpDeskClient:
     def list_comments(self, ticket_id: str) -> list[dict[str, Any]]:
         return list(
             self._pages(
-                f"/tickets/{ticket_id}/comments", {"sortBy": "commentedTime"}, page_size=100
+                f"/tickets/{ticket_id}/comments",
+                {"sortBy": "commentedTime", "include": "plainText"},  # content itself is HTML
+                page_size=100,
             )
         )
 
@@ -344,6 +367,11 @@ class HttpDeskClient:
 
     def myinfo(self) -> dict[str, Any]:
         return self.request("GET", "/myinfo") or {}  # type: ignore[no-any-return]
+
+    def tickets_assigned_to(self, agent_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        params = {"assignee": agent_id, "from": 0, "limit": limit}
+        data = self.request("GET", "/tickets", params=params)
+        return list((data or {}).get("data") or [])
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         data = self.request("GET", "/webhooks")

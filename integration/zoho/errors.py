@@ -60,7 +60,9 @@ class ServerError(RetryableError):
 
 
 class CreditsExhausted(ZohoError):
-    """429 THRESHOLD_EXCEEDED: the portal's daily API credits are spent; calls pause until reset."""
+    """THRESHOLD_EXCEEDED: the portal's daily API credits are spent; calls pause until reset.
+
+    Recognised by Zoho's errorCode whatever the HTTP status (usually 429, but not only)."""
 
     resume_at: datetime | None = None
 
@@ -113,7 +115,7 @@ def error_from_response(status: int, body: object, retry_after_s: float | None =
         if isinstance(e, dict)
     ]
     kwargs: dict[str, Any] = {"field_errors": field_errors, "retry_after_s": retry_after_s}
-    if status == 429 and code == "THRESHOLD_EXCEEDED":
+    if code == "THRESHOLD_EXCEEDED":
         return CreditsExhausted(status, code, message, **kwargs)
     if status == 429:
         return RateLimited(status, code, message, **kwargs)

@@ -11,12 +11,13 @@ import copy
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .client import statuses_from_fields, zoho_time
+from ..rules.status import STATUSES
+from .client import picklist_values, statuses_from_fields, zoho_time
 from .errors import FieldError, InvalidData, NotFound
 
 HUMAN_AGENT_ID = "432100000000056007"  # a person working in Zoho's UI, not our API user
@@ -29,16 +30,25 @@ DEFAULT_STATUSES = [
     {"value": "Escalated", "statusType": "Open"},
     {"value": "Closed", "statusType": "Closed"},
 ]
+# A portal set up as the README says: Urgent added to Zoho's default High, Medium, Low. Zoho's own
+# default (no Urgent) is FakeDesk(priorities=ZOHO_DEFAULT_PRIORITIES).
+DEFAULT_PRIORITIES = ("Urgent", "High", "Medium", "Low")
+ZOHO_DEFAULT_PRIORITIES = ("-None-", "High", "Medium", "Low")
+QUOTE_STATUSES = ("Pendiente", "Enviada", "Autorizada", "Rechazada")
 SLA_CUSTOM_FIELDS = [
     {"apiName": "cf_sla_response_due", "displayLabel": "SLA Response Due", "type": "DateTime"},
     {"apiName": "cf_sla_resolution_target", "displayLabel": "SLA Resolution Target",
      "type": "DateTime"},
     {"apiName": "cf_sla_resolution_due", "displayLabel": "SLA Resolution Due", "type": "DateTime"},
-    {"apiName": "cf_sla_status", "displayLabel": "SLA Status", "type": "Picklist"},
+    {"apiName": "cf_sla_status", "displayLabel": "SLA Status", "type": "Picklist",
+     "allowedValues": [{"value": s} for s in STATUSES]},
     {"apiName": "cf_sla_rule", "displayLabel": "SLA Rule", "type": "Text"},
     {"apiName": "cf_eta", "displayLabel": "ETA", "type": "DateTime"},
-    {"apiName": "cf_quote_status", "displayLabel": "Quote status", "type": "Picklist"},
+    {"apiName": "cf_quote_status", "displayLabel": "Quote status", "type": "Picklist",
+     "allowedValues": [{"value": s} for s in QUOTE_STATUSES]},
 ]  # fmt: skip
+WEBHOOK_URL_MAX_ON_CREATE = 500  # Zoho's schema: up to 500 characters on create ...
+WEBHOOK_URL_MAX_ON_UPDATE = 100  # ... but only 100 on update (PATCH)
 
 
 @dataclass
@@ -52,6 +62,7 @@ class Fault:
     times: int = 1
     method: str = ""  # "" = any
     path_prefix: str = ""  # "" = any API path
+    applied: bool = False  # the request takes effect, then the fault is the answer Zoho gives
 
 
 @dataclass
@@ -76,6 +87,7 @@ class FakeDesk:
         refresh_token: str = "fake-refresh",
         token_lifetime_s: int = 3600,
         agent_id: str = "432100000000099001",
+        priorities: Sequence[str] = DEFAULT_PRIORITIES,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -98,6 +110,7 @@ class FakeDesk:
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.custom_fields = copy.deepcopy(SLA_CUSTOM_FIELDS)
         self.status_values = copy.deepcopy(DEFAULT_STATUSES)
+        self.priority_values = list(priorities)  # the `priority` picklist
         self.tokens: dict[str, datetime] = {}
         self.token_calls = 0
         self.requests: list[RecordedRequest] = []
@@ -176,6 +189,24 @@ class FakeDesk:
             self.update_ticket(ticket_id, fields)
             self.tickets[ticket_id]["modifiedBy"] = agent_id or HUMAN_AGENT_ID
 
+    def delete_ticket(self, ticket_id: str) -> None:
+        """A person deletes the ticket in Zoho's UI (the API then answers 404 for it)."""
+        with self._lock:
+            self._ticket(ticket_id)
+            del self.tickets[ticket_id]
+
+    def set_picklist(self, api_name: str, values: Sequence[str]) -> None:
+        """An admin edits a picklist: `priority` or a custom picklist field (`cf_...`)."""
+        with self._lock:
+            if api_name == "priority":
+                self.priority_values = list(values)
+                return
+            for custom in self.custom_fields:
+                if custom["apiName"] == api_name:
+                    custom["allowedValues"] = [{"value": v} for v in values]
+                    return
+            raise KeyError(api_name)
+
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self.faults.append(fault)
@@ -249,19 +280,44 @@ class FakeDesk:
         with self._lock:
             return copy.deepcopy(self._ticket(ticket_id))
 
+    def _refused_fields(self, fields: dict[str, Any]) -> list[FieldError]:
+        """Zoho validates the whole PATCH before applying any of it: unknown or read-only
+        fields, and values outside a picklist (status, priority, custom picklists)."""
+        known_cf = {f["apiName"] for f in self.custom_fields}
+        errors = [
+            FieldError(f"/{name}", "invalid", "not a writable field")
+            for name in fields.get("cf") or {}
+            if name not in known_cf
+        ]
+        if fields.get("responseDueDate") is not None:
+            errors.append(FieldError("/responseDueDate", "invalid", "not a writable field"))
+        if "status" in fields and not any(
+            s["value"].lower() == str(fields["status"]).lower() for s in self.status_values
+        ):
+            errors.append(FieldError("/status", "invalid", "not a value of the picklist"))
+        picklists = {"priority": self.priority_values}
+        values = {"priority": fields.get("priority")}
+        for custom in self.custom_fields:
+            name = custom["apiName"]
+            allowed = picklist_values([custom], name)
+            if allowed is not None and name in (fields.get("cf") or {}):
+                picklists[name] = allowed
+                values[name] = fields["cf"][name]
+        for name, value in values.items():
+            if value is not None and value not in picklists[name]:
+                errors.append(FieldError(f"/{name}", "invalid", "not a value of the picklist"))
+        return errors
+
     def update_ticket(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             ticket = self._ticket(ticket_id)
-            known_cf = {f["apiName"] for f in self.custom_fields}
-            unknown = [k for k in (fields.get("cf") or {}) if k not in known_cf]
-            if fields.get("responseDueDate") is not None:
-                unknown.append("responseDueDate")
-            if unknown:
+            refused = self._refused_fields(fields)
+            if refused:
                 raise InvalidData(
                     422,
                     "INVALID_DATA",
                     "The data does not comply to the validation restrictions defined.",
-                    [FieldError(f"/{name}", "invalid", "not a writable field") for name in unknown],
+                    refused,
                 )
             previous = copy.deepcopy(ticket)
             for key, value in fields.items():
@@ -351,14 +407,38 @@ class FakeDesk:
                 "isCustomField": False,
                 "allowedValues": copy.deepcopy(self.status_values),
             }
+            priority = {
+                "apiName": "priority",
+                "displayLabel": "Priority",
+                "type": "Picklist",
+                "isCustomField": False,
+                "allowedValues": [{"value": v} for v in self.priority_values],
+            }
             custom = [{**f, "isCustomField": True} for f in copy.deepcopy(self.custom_fields)]
-            return [status, *custom]
+            return [status, priority, *custom]
 
     def statuses(self) -> list[dict[str, str]]:
         return statuses_from_fields(self.ticket_fields())
 
     def myinfo(self) -> dict[str, Any]:
         return dict(self.agent)
+
+    def list_tickets(
+        self, assignee: str = "", offset: int = 0, limit: int = 25
+    ) -> list[dict[str, Any]]:
+        """`GET /tickets`, oldest first; `assignee`: agent ids (comma-separated) or `Unassigned`,
+        empty for every ticket."""
+        wanted = {a.strip() for a in assignee.split(",") if a.strip()}
+        with self._lock:
+            found = [
+                t
+                for t in sorted(self.tickets.values(), key=lambda t: (t["createdTime"], t["id"]))
+                if not wanted or (t["assigneeId"] or "Unassigned") in wanted
+            ]
+            return copy.deepcopy(found[offset : offset + limit])
+
+    def tickets_assigned_to(self, agent_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        return self.list_tickets(agent_id, 0, limit)
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -368,6 +448,14 @@ class FakeDesk:
         subscriptions = body.get("subscriptions")
         if creating and (not body.get("url") or not isinstance(subscriptions, dict)):
             raise InvalidData(422, "INVALID_DATA", "url and subscriptions are required")
+        most = WEBHOOK_URL_MAX_ON_CREATE if creating else WEBHOOK_URL_MAX_ON_UPDATE
+        if len(str(body.get("url") or "")) > most:
+            raise InvalidData(
+                422,
+                "INVALID_DATA",
+                "The data does not comply to the validation restrictions defined.",
+                [FieldError("/url", "invalid", f"longer than {most} characters")],
+            )
         for event in subscriptions or {}:
             if not event.startswith(("Ticket_", "Contact_", "Account_", "Agent_")):
                 raise InvalidData(422, "INVALID_DATA", f"unknown event {event}")
@@ -441,6 +529,9 @@ class FakeDeskClient:
 
     def myinfo(self) -> dict[str, Any]:
         return self.desk.myinfo()
+
+    def tickets_assigned_to(self, agent_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        return self.desk.tickets_assigned_to(agent_id, limit)
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         return self.desk.list_webhooks()

@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import make_server
 
 from .errors import ZohoError
@@ -123,10 +123,23 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
             time.sleep(fault.delay_s)
         if fault.status == 200:  # a slow but otherwise normal answer
             return None
+        if fault.applied:  # Zoho acts on the request, then the answer is lost or an error
+            g.fault_after = fault
+            return None
         response = jsonify(fault.body or {"errorCode": "INTERNAL_SERVER_ERROR", "message": "fault"})
         response.status_code = fault.status
         response.headers.update(fault.headers)
         return response
+
+    @app.after_request
+    def fault_after_applying(response: Response) -> Response:
+        fault = g.pop("fault_after", None)
+        if fault is None:
+            return response
+        answer = jsonify(fault.body or {"errorCode": "INTERNAL_SERVER_ERROR", "message": "fault"})
+        answer.status_code = fault.status
+        answer.headers.update(fault.headers)
+        return answer
 
     @app.after_request
     def credits(response: Response) -> Response:
@@ -181,6 +194,12 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
         if not items:
             return Response(status=204)
         return jsonify(data=items)
+
+    @app.get("/api/v1/tickets")
+    def list_tickets():  # type: ignore[no-untyped-def]
+        offset, limit = int(request.args.get("from", 0)), int(request.args.get("limit", 25))
+        assignee = request.args.get("assignee", "")
+        return paged(desk.list_tickets(assignee, offset, min(limit, 100)))
 
     @app.get("/api/v1/tickets/<ticket_id>")
     def get_ticket(ticket_id: str):  # type: ignore[no-untyped-def]

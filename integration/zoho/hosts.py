@@ -1,7 +1,7 @@
 """Zoho data centres: the Desk host and the accounts (OAuth) host of each.
 
-Some hosts are unconfirmed (CA: desk.zohocloud.ca vs desk.zoho.ca); ZOHO_DESK_BASE_URL and
-ZOHO_ACCOUNTS_URL override whatever this table says.
+Some hosts are unconfirmed (CA: desk.zohocloud.ca, reported by several integrations, vs
+desk.zoho.ca); ZOHO_DESK_BASE_URL and ZOHO_ACCOUNTS_URL override whatever this table says.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ DESK_HOSTS = {
     "com.cn": "https://desk.zoho.com.cn",
     "ca": "https://desk.zohocloud.ca",
     "sa": "https://desk.zoho.sa",
+    "sg": "https://desk.zoho.sg",
+    "ae": "https://desk.zoho.ae",
 }
 ACCOUNTS_HOSTS = {
     "com": "https://accounts.zoho.com",
@@ -27,6 +29,8 @@ ACCOUNTS_HOSTS = {
     "com.cn": "https://accounts.zoho.com.cn",
     "ca": "https://accounts.zohocloud.ca",
     "sa": "https://accounts.zoho.sa",
+    "sg": "https://accounts.zoho.sg",
+    "ae": "https://accounts.zoho.ae",
 }
 
 

@@ -129,11 +129,15 @@ def clock() -> Clock:
 
 
 @contextmanager
-def running_service(database_url: str, clock: Clock, **overrides: Any) -> Iterator[Service]:
-    """The fake Zoho, the web app and a worker's container; `overrides` go to create_app."""
+def running_service(
+    database_url: str, clock: Clock, settings: dict[str, str] | None = None, **overrides: Any
+) -> Iterator[Service]:
+    """The fake Zoho, the web app and a worker's container; `settings` are variables on top of
+    the scenario's, `overrides` go to create_app."""
     desk = FakeDesk(clock=clock)
     with FakeZohoServer(desk) as zoho:
-        app = create_app(service_settings(database_url, zoho.url, desk), clock=clock, **overrides)
+        config = service_settings(database_url, zoho.url, desk, **(settings or {}))
+        app = create_app(config, clock=clock, **overrides)
         web = ServedApp(app)
         try:
             yield Service(desk, zoho, web, app.extensions["integration"], clock)

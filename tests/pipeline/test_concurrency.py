@@ -1,4 +1,5 @@
-"""Two workers on the same queue: every event is applied once, every ticket written once.
+"""Two workers on the same queue: every event is applied once, every ticket written once, and
+Zoho ends showing exactly the service's decision.
 
 Scenario: 30 tickets (seed-example subjects, created Friday 27 Nov 2026 18:30 Mexico City), each
 delivered as Ticket_Add plus two updates = 90 events, stored before two workers start together.
@@ -15,8 +16,9 @@ from sqlalchemy import select
 
 from integration import db
 from integration.app import create_app
-from integration.models import AuditEntry, InboxEvent
+from integration.models import AuditEntry, InboxEvent, TrackedTicket
 from integration.pipeline.inbox import parse_delivery, store
+from integration.pipeline.observe import parse_zoho_time
 from integration.pipeline.worker import Worker
 from integration.zoho.fake_server import event
 from tests.pipeline.conftest import Service, service_settings
@@ -80,5 +82,12 @@ def test_two_workers_apply_each_event_once_and_write_each_ticket_once(service: S
     assert statuses == {"done": 90}
     assert sorted(applied.values()) == [1] * 90  # each event applied exactly once
     patched = Counter(r.path for r in desk.writes("PATCH"))
-    assert len(patched) == 30
-    assert all(len(desk.comments[str(7000 + i)]) == 1 for i in range(30))
+    assert sorted(patched.values()) == [1] * 30  # exactly one PATCH per ticket
+    assert sorted(len(desk.comments[str(7000 + i)]) for i in range(30)) == [1] * 30
+    with service.container.sessions() as session:
+        for tracked in session.scalars(select(TrackedTicket)):
+            shown = desk.get_ticket(tracked.ticket_id)
+            assert shown["priority"] == tracked.priority
+            assert shown["cf"]["cf_sla_status"] == tracked.sla_status
+            assert parse_zoho_time(shown["cf"]["cf_sla_response_due"]) == tracked.response_due
+            assert parse_zoho_time(shown["cf"]["cf_sla_resolution_due"]) == (tracked.resolution_due)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,10 @@ def outcome(url: str, desk: FakeDesk) -> dict[str, Any]:
         )
     engine.dispose()
     zoho = {tid: (t["priority"], t["cf"], t["dueDate"]) for tid, t in desk.tickets.items()}
-    return {"tickets": tickets, "inbox": states, "zoho": zoho}
+    patches = Counter(r.path.rsplit("/", 1)[-1] for r in desk.writes("PATCH"))
+    comments = {tid: len(found) for tid, found in desk.comments.items()}
+    return {"tickets": tickets, "inbox": states, "zoho": zoho, "patches": patches,
+            "comments": comments}  # fmt: skip
 
 
 def next_changes(url: str) -> list[datetime]:
@@ -225,4 +229,8 @@ def test_kill_9_mid_batch_then_restart_ends_like_a_run_without_the_kill(
     assert after_kill["inbox"] == {"done": 200}
     assert after_kill["tickets"] == control["tickets"]
     assert after_kill["zoho"] == control["zoho"]
+    # Nothing sent twice: the same PATCHes and one comment per ticket, as without the kill.
+    assert after_kill["patches"] == control["patches"]
+    assert sum(control["patches"].values()) == 40
+    assert after_kill["comments"] == control["comments"] == {t: 1 for t in control["comments"]}
     assert second.returncode == 0  # SIGTERM: a clean stop

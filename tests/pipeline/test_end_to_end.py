@@ -134,6 +134,7 @@ def test_a_thread_heard_before_its_ticket_is_applied_once_the_ticket_arrives(
 def test_ticket_delete_stops_tracking(service: Service) -> None:
     ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
     service.work()
+    service.desk.delete_ticket(ticket["id"])
     service.deliver(event("Ticket_Delete", {"id": ticket["id"]}, service.desk.org_id))
     service.work()
     from integration.models import TrackedTicket
@@ -170,7 +171,7 @@ def test_a_new_ticket_heard_first_through_an_update_is_still_classified(service:
     assert patch["priority"] == "High"
 
 
-def test_values_coalesced_during_a_send_go_out_next_and_the_comment_once(
+def test_a_write_in_flight_is_decided_again_at_send_time_and_the_comment_posted_once(
     service: Service,
 ) -> None:
     from integration import db
@@ -187,22 +188,25 @@ def test_values_coalesced_during_a_send_go_out_next_and_the_comment_once(
             OutboxWrite,
             owner=sender.owner,
             now=service.clock(),
-            lease=sender.lease,
+            lease=sender.writer.lease,
             limit=10,
             order_by=[OutboxWrite.ticket_id],
         )
     service.clock.set(mx("2026-11-30 08:10"))  # before the response is due (08:30)
     service.agent_update(ticket["id"], status="Waiting on customer")
     applier.process_events()  # new values coalesce into the row being sent
-    sender._send(in_flight)  # the old values and the comment reach Zoho
-    sender.run_until_idle()  # then the newer values
+    sender.send(in_flight)  # decided again from Zoho's state at send time: Paused
+    sender.run_until_idle()  # nothing older follows it
 
-    assert [p["cf"]["cf_sla_status"] for p in patches(service, ticket["id"])] == [
-        "On track",
-        "Paused",
-    ]
-    assert len(service.desk.comments[ticket["id"]]) == 1
+    assert [p["cf"]["cf_sla_status"] for p in patches(service, ticket["id"])] == ["Paused"]
     assert service.desk.get_ticket(ticket["id"])["cf"]["cf_sla_status"] == "Paused"
+    # The comment states the deadlines, which are unknown while on hold: it waits for them.
+    assert service.desk.comments[ticket["id"]] == []
+    service.clock.set(mx("2026-11-30 09:00"))
+    service.agent_update(ticket["id"], status="Open")
+    service.work()
+    [comment] = service.desk.comments[ticket["id"]]
+    assert "Primera respuesta antes de: lun 30 nov 2026 09:20" in comment["content"]
 
 
 def test_a_department_with_zohos_own_sla_keeps_its_due_date(database_url: str, clock) -> None:  # type: ignore[no-untyped-def]

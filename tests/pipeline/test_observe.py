@@ -114,13 +114,18 @@ def test_an_agent_priority_change_is_recorded_but_our_own_write_is_not() -> None
     ]
 
 
-def test_a_change_made_by_our_api_user_is_not_an_agent_change() -> None:
+def test_a_change_by_the_token_owner_in_zoho_is_an_agent_change() -> None:
+    """A Self Client token acts as the person who generated it; when that person sets a priority
+    in Zoho's UI, it is their decision (modifiedBy is the token's user, but we did not send it)."""
     h = history(
         obs("2026-11-24 10:00", priority="Medium"),
-        obs("2026-11-24 10:01", priority="High", modified_by="us"),
-        our_agent_id="us",
+        obs("2026-11-24 10:01", priority="High", source="write", modified_by="us"),  # our PATCH
+        obs("2026-11-24 11:00", priority="Low", modified_by="us"),  # the same person, by hand
     )
-    assert len(h.priorities) == 1
+    assert [(c.at, c.priority) for c in h.priorities] == [
+        (CREATED, "High"),
+        (mx("2026-11-24 11:00"), "Low"),
+    ]
 
 
 def test_eta_renegotiations_are_kept_in_order() -> None:

@@ -94,33 +94,61 @@ def test_zoho_down_while_applying_keeps_the_event_until_it_succeeds(service: Ser
     assert len(service.desk.writes("PATCH")) == 1
 
 
-def test_a_refused_write_is_failed_visibly_and_can_be_retried(
+REFUSED_STATUS = {
+    "errorCode": "INVALID_DATA",
+    "message": "bad field",
+    "errors": [
+        {
+            "fieldName": "/cf_sla_status",
+            "errorType": "invalid",
+            "errorMessage": "not an allowed value",
+        }
+    ],
+}
+
+
+def test_a_refused_field_is_dropped_the_rest_written_and_the_refusal_visible(
     service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    service.desk.inject(
-        Fault(
-            status=422,
-            times=1,
-            method="PATCH",
-            body={
-                "errorCode": "INVALID_DATA",
-                "message": "bad field",
-                "errors": [
-                    {
-                        "fieldName": "/cf_sla_status",
-                        "errorType": "invalid",
-                        "errorMessage": "not an allowed value",
-                    }
-                ],
-            },
-        )
+    service.desk.inject(Fault(status=422, times=1, method="PATCH", body=REFUSED_STATUS))
+    ticket = service.add(subject="Ataque masivo de SPAM", createdTime="2026-11-28T00:30:00.000Z")
+    service.work()
+    shown = service.desk.get_ticket(ticket["id"])
+    assert shown["priority"] == "High"  # the rest of the write landed
+    assert shown["cf"]["cf_sla_response_due"] == "2026-11-30T14:30:00.000Z"
+    assert shown["cf"]["cf_sla_status"] is None
+    with service.container.sessions() as session:
+        outbox = session.get(OutboxWrite, ticket["id"])
+        assert outbox is not None and outbox.status == "done"
+        assert json.loads(outbox.refused)["cf_sla_status"] == {
+            "value": "On track",
+            "reason": "not an allowed value",
+        }
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+    assert main(["ticket", "show", ticket["id"]], clock=service.clock) == 0
+    assert "refused by Zoho: cf_sla_status = 'On track': not an allowed value" in (
+        capsys.readouterr().out
     )
+    # The admin adds the value to the picklist, then asks for the write again.
+    assert main(["inbox", "retry"], clock=service.clock) == 0
+    assert "requeued 0 event(s) and 1 write-back(s)" in capsys.readouterr().out
+    service.work()
+    assert service.desk.get_ticket(ticket["id"])["cf"]["cf_sla_status"] == "On track"
+
+
+def test_a_refused_write_naming_no_field_is_failed_visibly_and_can_be_retried(
+    service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    body = {"errorCode": "FORBIDDEN", "message": "You do not have permission"}
+    service.desk.inject(Fault(status=403, times=1, method="PATCH", body=body))
     ticket = service.add(subject="Ataque masivo de SPAM", createdTime="2026-11-28T00:30:00.000Z")
     service.work()
     with service.container.sessions() as session:
         outbox = session.get(OutboxWrite, ticket["id"])
         assert outbox is not None and outbox.status == "failed"
-        assert "/cf_sla_status: not an allowed value" in outbox.last_error
+        assert "403 FORBIDDEN: You do not have permission" in outbox.last_error
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from integration.rules import STATUSES
 from integration.zoho import DeskClient, InvalidData, NotFound
-from integration.zoho.fake import FakeDesk
+from integration.zoho.client import picklist_values
+from integration.zoho.fake import ZOHO_DEFAULT_PRIORITIES, FakeDesk
 
 
 def test_satisfies_the_protocol(desk_client) -> None:  # type: ignore[no-untyped-def]
@@ -111,3 +113,72 @@ def test_comments_are_listed_oldest_first(desk_client, desk: FakeDesk) -> None: 
     desk_client.add_comment(created["id"], "first")
     desk_client.add_comment(created["id"], "second")
     assert [c["content"] for c in desk_client.list_comments(created["id"])] == ["first", "second"]
+
+
+def test_a_webhook_url_over_500_characters_is_refused_on_create(desk_client) -> None:  # type: ignore[no-untyped-def]
+    url = "https://sla.example/webhooks/zoho-desk?token=" + "x" * 460
+    with pytest.raises(InvalidData) as error:
+        desk_client.create_webhook(
+            {"name": "sla", "url": url, "subscriptions": {"Ticket_Add": None}}
+        )
+    assert [e.field_name for e in error.value.field_errors] == ["/url"]
+    assert desk_client.list_webhooks() == []
+
+
+def test_a_webhook_url_over_100_characters_is_refused_on_update(desk_client) -> None:  # type: ignore[no-untyped-def]
+    short = "https://sla.example/webhooks/zoho-desk"
+    created = desk_client.create_webhook(
+        {"name": "sla", "url": short, "subscriptions": {"Ticket_Add": None}}
+    )
+    with pytest.raises(InvalidData) as error:
+        desk_client.update_webhook(created["id"], {"url": short + "?token=" + "x" * 60})
+    assert [e.field_name for e in error.value.field_errors] == ["/url"]
+    assert desk_client.list_webhooks()[0]["url"] == short
+
+
+def test_a_priority_outside_the_picklist_is_refused_and_nothing_is_applied(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    desk.set_picklist("priority", ZOHO_DEFAULT_PRIORITIES)  # a new portal: no Urgent
+    created = desk.create_ticket(subject="x", priority="Medium")
+    with pytest.raises(InvalidData) as error:
+        desk_client.update_ticket(
+            created["id"], {"priority": "Urgent", "cf": {"cf_sla_status": "On track"}}
+        )
+    assert [e.field_name for e in error.value.field_errors] == ["/priority"]
+    ticket = desk.get_ticket(created["id"])
+    assert (ticket["priority"], ticket["cf"]["cf_sla_status"]) == ("Medium", None)
+
+
+def test_an_sla_status_outside_its_picklist_is_refused_naming_the_field(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    created = desk.create_ticket(subject="x")
+    with pytest.raises(InvalidData) as error:
+        desk_client.update_ticket(created["id"], {"cf": {"cf_sla_status": "Late"}})
+    assert [e.field_name for e in error.value.field_errors] == ["/cf_sla_status"]
+
+
+def test_fields_list_the_values_of_each_picklist(desk_client) -> None:  # type: ignore[no-untyped-def]
+    fields = desk_client.ticket_fields()
+    priority = next(f for f in fields if f["apiName"] == "priority")
+    assert priority["type"] == "Picklist"
+    assert picklist_values(fields, "priority") == ["Urgent", "High", "Medium", "Low"]
+    assert picklist_values(fields, "cf_sla_status") == list(STATUSES)
+    assert "Pendiente" in picklist_values(fields, "cf_quote_status")
+
+
+def test_tickets_assigned_to_an_agent_are_listed_up_to_the_limit(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    first = desk.create_ticket(subject="a", assigneeId="7001")
+    desk.create_ticket(subject="b", assigneeId="7002")
+    second = desk.create_ticket(subject="c", assigneeId="7001")
+    listed = desk_client.tickets_assigned_to("7001", limit=10)
+    assert {t["id"] for t in listed} == {first["id"], second["id"]}
+    assert len(desk_client.tickets_assigned_to("7001", limit=1)) == 1
+
+
+def test_an_agent_with_no_tickets_has_none_assigned(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    desk.create_ticket(subject="a", assigneeId="7002")
+    assert desk_client.tickets_assigned_to("7001") == []

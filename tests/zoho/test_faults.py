@@ -7,6 +7,7 @@ Desk served on a port, with the token shared through the real database.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -14,14 +15,17 @@ import responses
 from responses import matchers
 from responses.registries import OrderedRegistry
 
+from integration import db
+from integration.config import settings_from_mapping
 from integration.zoho import (
     CallsPaused,
     CreditsExhausted,
     NotFound,
     ReauthorizationRequired,
     ServerError,
+    build_http_client,
 )
-from integration.zoho.auth import MemoryTokenStore, OAuthRefresher, TokenManager
+from integration.zoho.auth import FreshToken, MemoryTokenStore, OAuthRefresher, TokenManager
 from integration.zoho.client import HttpDeskClient
 from integration.zoho.fake import FakeDesk, Fault
 from integration.zoho.fake_server import FakeZohoServer
@@ -326,3 +330,84 @@ def test_a_comment_post_that_never_connected_is_repeated() -> None:
     responses.add(responses.POST, COMMENTS_URL, status=429, json={"errorCode": "TOO_MANY_REQUESTS"})
     responses.add(responses.POST, COMMENTS_URL, json={"id": "c1"})
     assert client().add_comment("1", "hola") == {"id": "c1"}
+
+
+@pytest.mark.parametrize("status", [400, 403])
+@responses.activate(registry=OrderedRegistry)
+def test_credits_spent_is_recognised_by_its_error_code_whatever_the_status(status: int) -> None:
+    token_ok(responses.mock)
+    responses.add(
+        responses.GET,
+        TICKET_URL,
+        status=status,
+        json={"errorCode": "THRESHOLD_EXCEEDED", "message": "daily credits spent"},
+    )
+    desk = client()
+    with pytest.raises(CreditsExhausted):
+        desk.get_ticket("1")
+    with pytest.raises(CallsPaused):
+        desk.get_ticket("1")
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_retry_backoff_follows_the_backoff_settings(database_url: str) -> None:
+    settings = settings_from_mapping(
+        {
+            "DATABASE_URL": database_url,
+            "ZOHO_DESK_BASE_URL": BASE,
+            "ZOHO_ACCOUNTS_URL": "https://accounts.unit.test",
+            "ZOHO_ORG_ID": "600",
+            "ZOHO_CLIENT_ID": "id",
+            "ZOHO_CLIENT_SECRET": "secret",
+            "ZOHO_REFRESH_TOKEN": "refresh",
+            "ZOHO_BACKOFF_S": "2",
+            "ZOHO_BACKOFF_MAX_S": "3",
+        }
+    )
+    engine = db.make_engine(database_url)
+    desk = build_http_client(settings, db.make_session_factory(engine))
+    desk.sleep = sleeps = SleepRecorder()
+    token_ok(responses.mock)
+    for _ in range(3):
+        responses.add(responses.GET, TICKET_URL, status=503, json={})
+    responses.add(responses.GET, TICKET_URL, json={"id": "1"})
+    try:
+        assert desk.get_ticket("1") == {"id": "1"}
+    finally:
+        engine.dispose()
+    assert len(sleeps) == 3
+    assert sleeps[0] >= 2  # the first wait is ZOHO_BACKOFF_S (plus jitter) ...
+    assert all(s <= 3 for s in sleeps)  # ... and none is longer than ZOHO_BACKOFF_MAX_S
+
+
+class CountingStore(MemoryTokenStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.resets = 0
+
+    def reset_for(self, fingerprint: str, now) -> None:  # type: ignore[no-untyped-def]
+        self.resets += 1
+        super().reset_for(fingerprint, now)
+
+
+def test_new_credentials_clear_reauthorisation_once_on_first_use_not_when_built() -> None:
+    store = CountingStore()
+    store.mark_reauth("invalid_code", datetime.now(UTC))  # under the old credentials
+    tokens = TokenManager(
+        store, lambda: FreshToken("tok-2", 3600), credentials_fingerprint="new-credentials"
+    )
+    assert store.resets == 0 and store.read().reauth_required  # building wrote nothing
+    barrier = threading.Barrier(8)
+    got: list[str] = []
+
+    def use() -> None:
+        barrier.wait()
+        got.append(tokens.access_token())
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["tok-2"] * 8
+    assert store.resets == 1

@@ -9,7 +9,7 @@ import pytest
 from integration.app import create_app
 from integration.cli import main
 from integration.config import settings_from_mapping
-from integration.zoho.fake import FakeDesk
+from integration.zoho.fake import ZOHO_DEFAULT_PRIORITIES, FakeDesk
 from integration.zoho.fake_server import FakeZohoServer
 
 
@@ -41,6 +41,8 @@ def test_check_passes_on_a_complete_portal_and_shows_statuses(zoho_env, capsys) 
     assert "[ok]      access token" in out
     assert "[ok]      field cf_sla_response_due: DateTime" in out
     assert "Waiting on customer (On Hold, pauses)" in out
+    assert "[ok]      picklist priority" in out and "[ok]      picklist cf_sla_status" in out
+    assert "[ok]      integration agent" in out
     assert "[warn]    webhook: not registered" in out
 
 
@@ -138,3 +140,62 @@ def test_readiness_names_zoho_auth_when_reauthorisation_is_required(zoho_env, fa
     assert response.status_code == 503
     assert response.get_json()["failing"] == ["zoho_auth"]
     container.dispose()
+
+
+def test_webhook_register_recreates_the_webhook_when_the_url_is_too_long_to_update(
+    zoho_env, fake_server, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # Zoho takes a URL of up to 500 characters on create but only 100 on update.
+    short_url = "https://x.example/webhooks/zoho-desk"
+    assert main(["zoho", "webhook", "register", "--url", short_url]) == 0
+    old_id = fake_server.desk.list_webhooks()[0]["id"]
+    capsys.readouterr()
+    long_url = "https://sla.ignus.example/" + "a" * 90 + "/webhooks/zoho-desk"
+    assert main(["zoho", "webhook", "register", "--url", long_url]) == 0
+    out = capsys.readouterr().out
+    hooks = fake_server.desk.list_webhooks()
+    assert [h["url"] for h in hooks] == [long_url]
+    new_id = hooks[0]["id"]
+    assert new_id != old_id
+    assert f"webhook recreated: id {new_id}" in out
+    assert f"ZOHO_WEBHOOK_ID={new_id}" in out and "must be updated" in out
+
+
+def test_webhook_register_refuses_a_url_zoho_cannot_store(zoho_env, fake_server, capsys) -> None:  # type: ignore[no-untyped-def]
+    long_url = "https://sla.ignus.example/" + "a" * 500
+    assert main(["zoho", "webhook", "register", "--url", long_url]) == 2
+    assert "500 characters" in capsys.readouterr().err
+    assert fake_server.desk.list_webhooks() == []
+
+
+def test_check_fails_when_the_priority_picklist_lacks_a_policy_priority(
+    zoho_env, fake_server, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    fake_server.desk.set_picklist("priority", ZOHO_DEFAULT_PRIORITIES)  # a new portal: no Urgent
+    code = main(["zoho", "check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[failed]  picklist priority: missing Urgent: add it in Setup > Customization" in out
+
+
+def test_check_fails_naming_an_sla_status_missing_from_its_picklist(
+    zoho_env, fake_server, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    statuses = ["On track", "At risk", "Breached", "Paused", "Met"]
+    fake_server.desk.set_picklist("cf_sla_status", statuses)
+    code = main(["zoho", "check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[failed]  picklist cf_sla_status: missing Waiting on third party, ETA pending" in out
+
+
+def test_check_warns_when_the_token_acts_as_a_person_who_is_assigned_tickets(
+    zoho_env, fake_server, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    desk: FakeDesk = fake_server.desk
+    desk.create_ticket(subject="x", assigneeId=desk.agent["id"])
+    code = main(["zoho", "check"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "[warn]    integration agent: " in out
+    assert "dedicated integration agent" in out

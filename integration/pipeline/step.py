@@ -1,0 +1,109 @@
+"""What the apply and write steps share: who holds the rows, and how a failed try is settled.
+
+A try that failed is put back with an exponential backoff until the attempts are spent, then
+`failed`, visibly. A try that could not reach Zoho for a reason time fixes (daily credits spent,
+calls paused, re-authorisation required) is a *wait*, not an attempt: it is put back until Zoho
+can be called again, and counted apart, so that it is bounded too (`WORKER_MAX_WAITS`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from .. import db
+from ..container import Container
+from ..models import InboxEvent, OutboxWrite
+from ..zoho import CallsPaused, CreditsExhausted, ReauthorizationRequired
+from . import claim
+from .ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+# Zoho cannot be called for a reason that time (or a person) fixes: wait without an attempt.
+WAIT_FOR_ZOHO = (CallsPaused, CreditsExhausted, ReauthorizationRequired)
+# How often a row waiting for re-authorisation looks again.
+REAUTH_RECHECK = timedelta(minutes=5)
+WAITING = "waiting for Zoho: "
+
+
+class Step:
+    def __init__(self, container: Container, ledger: Ledger, owner: str) -> None:
+        self.c = container
+        self.settings = container.settings
+        self.ledger = ledger
+        self.owner = owner
+
+    def backoff(self, attempts: int) -> timedelta:
+        seconds = self.settings.worker_backoff_s * (2 ** max(0, attempts - 1))
+        return timedelta(seconds=min(seconds, self.settings.worker_backoff_max_s))
+
+    def resume_at(self, exc: Exception) -> datetime:
+        """When to try again after Zoho said "not now"."""
+        soonest = self.c.clock() + self.backoff(1)  # never due again in the same round
+        when = getattr(exc, "resume_at", None)
+        if when is not None:
+            return max(when, soonest)  # type: ignore[no-any-return]
+        return max(self.c.clock() + REAUTH_RECHECK, soonest)
+
+    def wait(self, row: InboxEvent | OutboxWrite, exc: Exception) -> None:
+        if row.waits + 1 >= self.settings.worker_max_waits:
+            self.settle(
+                row,
+                error=f"gave up after {row.waits + 1} waits for Zoho; last: {exc}",
+                final="failed",
+            )
+            return
+        self.settle(row, error=WAITING + str(exc), retry_at=self.resume_at(exc), wait=True)
+
+    def settle(
+        self,
+        row: InboxEvent | OutboxWrite,
+        *,
+        error: str,
+        retry_at: datetime | None = None,
+        final: str | None = None,
+        wait: bool = False,
+    ) -> None:
+        """After a failed try: back to the queue with a backoff, or a final state once the
+        attempts are spent (or at once when `final` says so). Failures stay visible."""
+        model = type(row)
+        key = row.id if isinstance(row, InboxEvent) else row.ticket_id
+        if final is None and not wait and row.attempts >= self.settings.worker_max_attempts:
+            final = "failed"
+        with db.transaction(self.c.sessions) as session:
+            if final is None:
+                when = retry_at or self.c.clock() + self.backoff(row.attempts)
+                claim.release(
+                    session,
+                    model,
+                    key,
+                    owner=self.owner,
+                    available_at=when,
+                    error=error,
+                    count_attempt=not wait,
+                )
+                return
+            log.error(
+                "%s %s %s after %d attempt(s): %s",
+                model.__tablename__,
+                key,
+                final,
+                row.attempts,
+                error,
+            )
+            if isinstance(row, OutboxWrite):
+                # A newer decision made while this one failed is not failed with it.
+                ended = claim.end(
+                    session, model, key, OutboxWrite.version == row.version,
+                    owner=self.owner, status=final, last_error=error,
+                )  # fmt: skip
+                if not ended:
+                    claim.release(
+                        session, model, key, owner=self.owner, available_at=self.c.clock(),
+                        error=error, attempts=0, waits=0,
+                    )  # fmt: skip
+                    return
+                self.ledger.audit(session, row.ticket_id, f"write-{final}", error, {})
+                return
+            claim.end(session, model, key, owner=self.owner, status=final, last_error=error)
