@@ -288,6 +288,16 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
             audit = session.scalars(
                 select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
             ).all()
+            set_aside = session.execute(
+                select(
+                    InboxEvent.id, InboxEvent.event_type, InboxEvent.status, InboxEvent.last_error
+                )
+                .where(
+                    InboxEvent.ticket_id == ticket_id,
+                    InboxEvent.status.in_(["quarantined", "failed"]),
+                )
+                .order_by(InboxEvent.id)
+            ).all()
     finally:
         container.dispose()
     tz = container.policy.tz
@@ -326,6 +336,9 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
             "refused": json.loads(outbox.refused or "{}") or None,
         },
         "audit": [{"at": a.at, "decision": a.decision, "reason": a.reason} for a in audit],
+        "events_set_aside": [
+            {"id": i, "type": t, "status": st, "reason": e} for i, t, st, e in set_aside
+        ],
     }
     if as_json:
         click.echo(json.dumps(body, indent=2, default=str, ensure_ascii=False))
@@ -350,6 +363,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
                 "(fix the field in Zoho, then `inbox retry`)"
             )
     click.echo(f"comment: {body['comment']}")
+    for item in body["events_set_aside"]:
+        click.echo(f"{item['status']} event {item['id']} ({item['type']}): {item['reason']}")
     click.echo("audit:")
     for entry in audit:
         click.echo(f"  {when(entry.at)}  {entry.decision}: {entry.reason}")

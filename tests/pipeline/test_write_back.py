@@ -241,3 +241,39 @@ def test_every_retry_sends_only_what_zoho_does_not_show(service: Service) -> Non
         row = session.get(OutboxWrite, ticket["id"])
         assert row is not None and row.status == "done"
         assert json.loads(row.last_sent) == {}  # the retry had nothing left to send
+
+
+def test_an_event_no_retry_can_cure_is_quarantined_at_once_and_blocks_nothing(
+    service: Service, monkeypatch, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from integration.cli import main
+    from integration.models import InboxEvent
+
+    ticket = service.add(subject=SPAM, createdTime=CREATED)
+    service.work()
+    service.desk.inject(
+        Fault(
+            status=400,
+            times=1,
+            method="GET",
+            path_prefix=f"/api/v1/tickets/{ticket['id']}",
+            body={"errorCode": "INVALID_DATA", "message": "bad request"},
+        )
+    )
+    service.clock.set(mx("2026-11-27 18:40"))
+    service.agent_update(ticket["id"], status="Escalated")
+    service.work()
+    with service.container.sessions() as session:
+        [poison] = session.scalars(select(InboxEvent).where(InboxEvent.status == "quarantined"))
+        assert poison.attempts == 1
+        assert "Zoho refused" in poison.last_error
+
+    service.clock.set(mx("2026-11-27 18:50"))
+    service.agent_update(ticket["id"], status="Closed")  # the ticket's next event applies
+    service.work()
+    assert service.desk.get_ticket(ticket["id"])["cf"]["cf_sla_status"] == "Met"
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+    assert main(["ticket", "show", ticket["id"]], clock=service.clock) == 0
+    assert f"quarantined event {poison.id} (Ticket_Update): Zoho refused" in capsys.readouterr().out
