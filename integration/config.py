@@ -351,6 +351,53 @@ class Settings:
         "re-authorisation required, checked every 5 min) before it is marked failed",
     )
 
+    clock_enabled: bool = _setting(
+        "CLOCK_ENABLED", _bool, "true", "run the clock inside `run` (the `clock` process is apart)"
+    )
+    clock_interval_s: int = _setting(
+        "CLOCK_INTERVAL_S",
+        _int_between(1, 3600),
+        "60",
+        "how often the clock re-evaluates tickets whose status may have changed with time",
+    )
+    clock_poll_interval_s: int = _setting(
+        "CLOCK_POLL_INTERVAL_S",
+        _int_between(0, 86400),
+        "300",
+        "how often Zoho is asked for tickets modified since the last poll (0: never)",
+    )
+    clock_poll_overlap_s: int = _setting(
+        "CLOCK_POLL_OVERLAP_S",
+        _int_between(0, 86400),
+        "600",
+        "each poll reads again this far back before its cursor (late-indexed changes)",
+    )
+    clock_sweep_batch: int = _setting(
+        "CLOCK_SWEEP_BATCH", _int_between(1, 100_000), "500", "tickets re-evaluated per sweep"
+    )
+    notice_tags: bool = _setting(
+        "NOTICE_TAGS", _bool, "true", "tag tickets on warnings and breaches (sla-en-riesgo...)"
+    )
+    notice_comments: bool = _setting(
+        "NOTICE_COMMENTS",
+        _bool,
+        "true",
+        "a private comment to the assignee on warnings, breaches and reminders",
+    )
+    notice_office_hours: bool = _setting(
+        "NOTICE_OFFICE_HOURS",
+        _bool,
+        "true",
+        "comments and chat messages of office-hours tickets wait for the next opening (the "
+        "status field is written at once)",
+    )
+    chat_webhook_url: Secret = _setting(
+        "CHAT_WEBHOOK_URL",
+        _secret,
+        "",
+        'Slack-compatible incoming webhook for warnings and breaches (JSON {"text": ...})',
+    )
+
     @property
     def zoho_configured(self) -> bool:
         """Write-back is live only with a full set of credentials; otherwise dry-run."""

@@ -83,6 +83,7 @@ def build_container(
         settings=settings, engine=engine, sessions=db.make_session_factory(engine), **overrides
     )
     container.readiness_checks.append(ReadinessCheck("database", lambda: _check_database(engine)))
+    container.readiness_checks.append(ReadinessCheck("clock", lambda: _clock_heartbeat(container)))
     if container.desk is None and settings.zoho_configured:
         container.desk = build_http_client(settings, container.sessions, container.clock)
     if isinstance(container.desk, HttpDeskClient):
@@ -109,6 +110,27 @@ def _webhook_authenticator(settings: Settings) -> DeliveryAuthenticator:
             timeout_s=settings.webhook_jwks_timeout_s,
         ),
         TokenVerifier(settings.webhook_token.reveal()),
+    )
+
+
+def _clock_heartbeat(container: Container) -> str:
+    """The age of the active clock's last heartbeat. Informational: a stopped clock does not
+    stop the intake of webhooks, so it does not fail readiness (the detail says it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .models import ProcessHeartbeat
+
+    try:
+        with db.read_only(container.sessions)() as session:
+            beat = session.get(ProcessHeartbeat, "clock")
+    except SQLAlchemyError:
+        return "unknown: the database is unavailable"
+    if beat is None:
+        return "no clock has run yet"
+    age = (container.clock() - beat.beat_at).total_seconds()
+    stale = age > 3 * container.settings.clock_interval_s + 60
+    return f"last beat {age:.0f} s ago by {beat.detail}" + (
+        " (STALE: is a clock running?)" if stale else ""
     )
 
 

@@ -137,6 +137,8 @@ class TrackedTicket(Base):
     # never reset, so a retry looks for the comment's marker before posting again.
     comment_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     comment_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # JSON: vendor -> seconds waited on it (third-party tickets), as of `updated_at`
+    vendor_waits: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -208,3 +210,47 @@ class OutboxWrite(Base):
     refused: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     __table_args__ = (Index("ix_outbox_claim", "status", "available_at"),)
+
+
+class Notice(Base):
+    """A warning, breach notice or reminder of one ticket: a tag, a private comment and an
+    optional chat message. The unique (ticket, key) makes each fire once, across restarts and
+    clocks, even when a ticket goes At risk, is paused, resumes and goes At risk again."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))  # e.g. response:at_risk, follow_up:<start>:2
+    kind: Mapped[str] = mapped_column(String(16))  # at_risk | breached | follow_up | eta_reminder
+    deadline: Mapped[str] = mapped_column(String(16))  # response | resolution | vendor | eta
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when it became due
+    text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    waits: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())  # office hours: next opening
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    zoho_done: Mapped[bool] = mapped_column(Boolean, default=False)  # tag and comment
+    comment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    comment_id: Mapped[str] = mapped_column(String(32), default="")
+    chat_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "key"),
+        Index("ix_notices_claim", "status", "available_at"),
+    )
+
+
+class Cursor(Base):
+    """A saved position, e.g. how far the reconciliation poll has read Zoho's modified tickets."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,7 +24,8 @@ def test_readyz_lists_the_database_check(client) -> None:  # type: ignore[no-unt
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ready"
-    assert [c["name"] for c in body["checks"]] == ["database"]
+    assert [c["name"] for c in body["checks"]] == ["database", "clock"]
+    assert body["checks"][1]["detail"] == "no clock has run yet"
     assert body["checks"][0]["ok"] is True
 
 

@@ -20,10 +20,11 @@ log = logging.getLogger("integration")
 @cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the all-in-one service (web now; worker and clock join it as they land)."""
+    """Run the all-in-one service: web, worker and (CLOCK_ENABLED) clock in one process."""
     from werkzeug.serving import make_server
 
     from ..app import create_app
+    from ..clock.scheduler import ClockProcess
     from ..logs import configure_logging
     from ..pipeline.worker import Worker
 
@@ -38,6 +39,9 @@ def run(ctx: click.Context) -> None:
     stop = threading.Event()
     worker = threading.Thread(target=Worker(container).run, args=(stop,), name="worker")
     worker.start()
+    clock = threading.Thread(target=ClockProcess(container).run, args=(stop,), name="clock")
+    if settings.clock_enabled:
+        clock.start()
     click.echo(
         f"listening on http://{settings.host}:{server.port} "
         f"database={safe_url(settings.database_url)} "
@@ -60,6 +64,38 @@ def run(ctx: click.Context) -> None:
         stop.set()
         container.wake_worker()
         worker.join(timeout=30)
+        if clock.is_alive():
+            clock.join(timeout=30)
+        container.dispose()
+
+
+@cli.command("clock")
+@click.pass_context
+def clock_command(ctx: click.Context) -> None:
+    """Run the clock (status sweep, warnings, reminders, reconciliation poll) until SIGTERM.
+    Start as many as you like on PostgreSQL: one is active, the others take over if it dies."""
+    from ..clock.scheduler import ClockProcess
+    from ..container import build_container
+    from ..logs import configure_logging
+
+    settings = settings_of(ctx)
+    configure_logging(settings.log_level, settings.log_format)
+    _require_migrated(settings.database_url)
+    container = build_container(settings, **dict(ctx.obj.get("overrides") or {}))
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(
+        f"clock: database={safe_url(settings.database_url)} "
+        f"zoho-write-back={settings.write_back_mode} sweep every {settings.clock_interval_s} s"
+    )
+    try:
+        ClockProcess(container).run(stop)
+    finally:
         container.dispose()
 
 

@@ -12,14 +12,14 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ..models import InboxEvent, OutboxWrite
+from ..models import InboxEvent, Notice, OutboxWrite
 
-Row = TypeVar("Row", InboxEvent, OutboxWrite)
+Row = TypeVar("Row", InboxEvent, OutboxWrite, Notice)
 PENDING, PROCESSING = "pending", "processing"
 
 
 def _key(model: type[Row]) -> InstrumentedAttribute[Any]:
-    return model.id if model is InboxEvent else model.ticket_id  # type: ignore[attr-defined, return-value]
+    return model.ticket_id if model is OutboxWrite else model.id  # type: ignore[attr-defined, return-value]
 
 
 def due(model: type[Row], now: datetime) -> Any:

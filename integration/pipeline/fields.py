@@ -220,3 +220,62 @@ def assignment_comment(
         str(words["footer"]).format(version=deadlines.policy_version),
     ]
     return "\n".join(lines)
+
+
+TAGS = {
+    "at_risk": "sla-en-riesgo",
+    "breached": "sla-vencido",
+    "follow_up": "sla-seguimiento-proveedor",
+    "eta_reminder": "sla-eta-pendiente",
+}
+
+_NOTICE = {
+    "es": {
+        "at_risk": "[SLA] En riesgo: {what} vence {when}.",
+        "breached": "[SLA] Vencido: {what} venció {when}.",
+        "follow_up": "[SLA] Seguimiento {n}: el ticket espera a {vendor} desde {since}; "
+        "pedir avance al proveedor.",
+        "eta_reminder": "[SLA] Recordatorio {n}: operaciones no ha registrado el ETA "
+        "(la primera respuesta venció {when}).",
+        "response": "la primera respuesta",
+        "resolution": "la resolución comprometida",
+        "to": "Para el agente asignado.",
+    },
+    "en": {
+        "at_risk": "[SLA] At risk: {what} is due {when}.",
+        "breached": "[SLA] Breached: {what} was due {when}.",
+        "follow_up": "[SLA] Follow-up {n}: the ticket has waited on {vendor} since {since}; "
+        "ask the vendor for progress.",
+        "eta_reminder": "[SLA] Reminder {n}: operations has not set the ETA "
+        "(the first response was due {when}).",
+        "response": "the first response",
+        "resolution": "the resolution",
+        "to": "For the assigned agent.",
+    },
+}
+
+
+def notice_text(
+    policy: Policy,
+    kind: str,
+    deadline: str,
+    *,
+    due: datetime | None,
+    n: int = 0,
+    vendor: str = "",
+    since: datetime | None = None,
+    marker: str = "",
+    lang: str | None = None,
+) -> str:
+    """The private comment (and chat message) of a warning, breach or reminder."""
+    words = _NOTICE[lang or policy.language]
+    tz = policy.tz
+    what = words.get(deadline, deadline)
+    line = words[kind].format(
+        what=what,
+        when=format_when(due, tz, lang or policy.language) if due else "-",
+        n=n,
+        vendor=vendor or "-",
+        since=format_when(since, tz, lang or policy.language) if since else "-",
+    )
+    return f"{line} {words['to']}" + (f" [{marker}]" if marker else "")

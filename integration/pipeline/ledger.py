@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..models import AuditEntry, InboxEvent, OutboxWrite, TicketObservation, TrackedTicket
-from ..rules import Classification, Policy, Request, classify, compute_deadlines, evaluate
+from ..models import Notice as NoticeRow
+from ..rules import (
+    Classification,
+    Policy,
+    Request,
+    classify,
+    compute_deadlines,
+    evaluate,
+    vendor_wait_seconds,
+)
+from ..rules.notices import Notice, plan_notices
 from . import claim as queue
 from .fields import (
     assignment_comment,
@@ -26,6 +36,7 @@ from .fields import (
     comment_marker,
     desired_fields,
     merge_fields,
+    notice_text,
     still_refused,
     without,
 )
@@ -66,11 +77,13 @@ class Ledger:
         *,
         live: bool,
         classify_window_s: float,
+        notices_in_office_hours: bool = True,
     ) -> None:
         self.policy = policy
         self.clock = clock
         self.live = live
         self.classify_window_s = classify_window_s
+        self.notices_in_office_hours = notices_in_office_hours
 
     def lock(self, session: Session, ticket_id: str) -> TrackedTicket | None:
         return session.scalar(
@@ -287,9 +300,15 @@ class Ledger:
         ticket.resolution_target = deadlines.resolution_target.due
         ticket.resolution_due = deadlines.resolution_due.due
         ticket.sla_status = status.status
-        ticket.next_check_at = status.next_change_at
         ticket.policy_version = deadlines.policy_version
         ticket.updated_at = now
+        ticket.vendor_waits = as_json(
+            {k: round(v) for k, v in vendor_wait_seconds(history, now).items()}
+        )
+        plan = plan_notices(self.policy, history, deadlines, status, now)
+        self._notices(session, ticket, plan.due, deadlines, history, now)
+        upcoming = [t for t in (status.next_change_at, plan.next_at) if t is not None]
+        ticket.next_check_at = min(upcoming) if upcoming else None
 
         comment = ""
         dry_run_posted = not self.live and ticket.comment_id == DRY_RUN_COMMENT
@@ -328,6 +347,60 @@ class Ledger:
         return f"{status.status}; queued the decision for write-back" + (
             " with the explaining comment" if comment else ""
         )
+
+    def _notices(
+        self,
+        session: Session,
+        ticket: TrackedTicket,
+        due: tuple[Notice, ...],
+        deadlines: Any,
+        history: Any,
+        now: datetime,
+    ) -> None:
+        """Each due notice is stored once (insert-or-ignore on its key); the sender posts it.
+        Office-hours tickets' notices wait for the next opening (the status is written now)."""
+        if not due:
+            return
+        calendar = self.policy.calendars[deadlines.calendar]
+        send_at = calendar.next_open(now) if self.notices_in_office_hours else now
+        insert = db.insert_for(session.get_bind().dialect.name)
+        wait = history.vendor_waits[-1] if history.vendor_waits else None
+        for notice in due:
+            at = {
+                "response": deadlines.response.due,
+                "resolution": deadlines.resolution_due.due,
+                "eta": deadlines.response.due,
+            }.get(notice.deadline)
+            session.execute(
+                insert(NoticeRow)
+                .values(
+                    ticket_id=ticket.ticket_id,
+                    key=notice.key[:64],
+                    kind=notice.kind,
+                    deadline=notice.deadline,
+                    due_at=notice.due_at,
+                    text=notice_text(
+                        self.policy,
+                        notice.kind,
+                        notice.deadline,
+                        due=at,
+                        n=notice.n,
+                        vendor=ticket.vendor,
+                        since=wait.start if wait else None,
+                    ),
+                    status=queue.PENDING,
+                    attempts=0,
+                    waits=0,
+                    available_at=send_at,
+                    last_error="",
+                    zoho_done=False,
+                    comment_attempts=0,
+                    comment_id="",
+                    chat_done=False,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["ticket_id", "key"])
+            )
 
     def _store(
         self,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from .. import db
 from ..container import Container
-from ..models import InboxEvent, OutboxWrite
+from ..models import InboxEvent, Notice, OutboxWrite
 from ..zoho import CallsPaused, CreditsExhausted, ReauthorizationRequired
 from . import claim
 from .ledger import Ledger
@@ -46,7 +46,7 @@ class Step:
             return max(when, soonest)  # type: ignore[no-any-return]
         return max(self.c.clock() + REAUTH_RECHECK, soonest)
 
-    def wait(self, row: InboxEvent | OutboxWrite, exc: Exception) -> None:
+    def wait(self, row: InboxEvent | OutboxWrite | Notice, exc: Exception) -> None:
         if row.waits + 1 >= self.settings.worker_max_waits:
             self.settle(
                 row,
@@ -58,7 +58,7 @@ class Step:
 
     def settle(
         self,
-        row: InboxEvent | OutboxWrite,
+        row: InboxEvent | OutboxWrite | Notice,
         *,
         error: str,
         retry_at: datetime | None = None,
@@ -68,7 +68,7 @@ class Step:
         """After a failed try: back to the queue with a backoff, or a final state once the
         attempts are spent (or at once when `final` says so). Failures stay visible."""
         model = type(row)
-        key = row.id if isinstance(row, InboxEvent) else row.ticket_id
+        key = row.ticket_id if isinstance(row, OutboxWrite) else row.id
         if final is None and not wait and row.attempts >= self.settings.worker_max_attempts:
             final = "failed"
         with db.transaction(self.c.sessions) as session:

@@ -23,6 +23,7 @@ from ..container import Container
 from ..models import InboxEvent, OutboxWrite, ProcessHeartbeat
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
+from .notify import NoticeSender
 from .write import OutboxWriter
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,11 @@ __all__ = ["RetryLater", "RoundResult", "Worker"]
 class RoundResult:
     events: int = 0
     writes: int = 0
+    notices: int = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.events or self.writes)
+        return bool(self.events or self.writes or self.notices)
 
 
 class Worker:
@@ -54,9 +56,11 @@ class Worker:
             container.clock,
             live=container.live,
             classify_window_s=self.settings.classify_window_s,
+            notices_in_office_hours=self.settings.notice_office_hours,
         )
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
+        self.notifier = NoticeSender(container, self.ledger, self.owner)
 
     def process_events(self) -> int:
         return self.applier.process()
@@ -71,7 +75,11 @@ class Worker:
         self.applier.process_one(event)
 
     def run_once(self) -> RoundResult:
-        result = RoundResult(events=self.process_events(), writes=self.process_outbox())
+        result = RoundResult(
+            events=self.process_events(),
+            writes=self.process_outbox(),
+            notices=self.notifier.process(),
+        )
         now = self.c.clock()
         if self._beat_at is None or now - self._beat_at >= HEARTBEAT_EVERY:
             self.heartbeat()

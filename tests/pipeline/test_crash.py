@@ -5,8 +5,9 @@ hold, resume, priority change) = 200 events, stored in the inbox. A real `python
 worker` process is killed with SIGKILL mid-batch and started again. The final state must equal a
 run without the kill, against an identical fake Zoho Desk.
 
-Every process runs on one clock: Wednesday 4 Nov 2026 09:00 Mexico City when it starts, ticking
-from there (the SLA statuses are then a mix of met, breached and running), never the wall clock.
+Every process runs on one clock: Saturday 7 Nov 2026 12:00 Mexico City when it starts, ticking
+from there (the SLA statuses are then a mix; no status, warning or reminder falls due within the
+hour the runs may take), never the wall clock.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ SUBJECTS = [
     "Hola, tengo una pregunta",
 ]
 PRIORITY_CHANGES = ["Low", "Urgent", "High", "Medium"]
-NOW = mx("2026-11-04 09:00")  # when the workers run: after every event
+NOW = mx("2026-11-07 12:00")  # when the workers run: a Saturday, after every event
 
 
 def build(desk: FakeDesk, clock: Clock) -> list[dict[str, Any]]:
@@ -116,7 +117,13 @@ def outcome(url: str, desk: FakeDesk) -> dict[str, Any]:
     engine.dispose()
     zoho = {tid: (t["priority"], t["cf"], t["dueDate"]) for tid, t in desk.tickets.items()}
     patches = Counter(r.path.rsplit("/", 1)[-1] for r in desk.writes("PATCH"))
-    comments = {tid: len(found) for tid, found in desk.comments.items()}
+    comments = {
+        tid: (
+            sum("Prioridad asignada" in c["content"] for c in found),  # the assignment comment
+            sum("Prioridad asignada" not in c["content"] for c in found),  # warnings, breaches
+        )
+        for tid, found in desk.comments.items()
+    }
     return {"tickets": tickets, "inbox": states, "zoho": zoho, "patches": patches,
             "comments": comments}  # fmt: skip
 
@@ -229,8 +236,11 @@ def test_kill_9_mid_batch_then_restart_ends_like_a_run_without_the_kill(
     assert after_kill["inbox"] == {"done": 200}
     assert after_kill["tickets"] == control["tickets"]
     assert after_kill["zoho"] == control["zoho"]
-    # Nothing sent twice: the same PATCHes and one comment per ticket, as without the kill.
+    # Nothing sent twice: the same PATCHes and comments as without the kill (one assignment
+    # comment per ticket, and the same warning and breach notices).
     assert after_kill["patches"] == control["patches"]
     assert sum(control["patches"].values()) == 40
-    assert after_kill["comments"] == control["comments"] == {t: 1 for t in control["comments"]}
+    assert after_kill["comments"] == control["comments"]
+    assert {assigned for assigned, _ in control["comments"].values()} == {1}
+    assert sum(notices for _, notices in control["comments"].values()) > 0
     assert second.returncode == 0  # SIGTERM: a clean stop

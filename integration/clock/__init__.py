@@ -1,0 +1,10 @@
+"""The clock: what happens because time passes, not because Zoho said something.
+
+- `sweep`     tickets whose `next_check_at` has passed are re-evaluated at the current instant
+              (status, warnings, breaches, reminders); writes go to the outbox like any other.
+- `poll`      reconciliation: Zoho is asked for tickets modified since a saved cursor, and each
+              goes through the same inbox as a webhook (changes the webhooks missed; portals on
+              editions without webhooks).
+- `scheduler` the process: APScheduler jobs, one active clock (a PostgreSQL advisory lock), a
+              heartbeat row.
+"""
