@@ -318,6 +318,7 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         "resolution_due": tracked.resolution_due,
         "first_response_at": tracked.first_response_at,
         "next_check_at": tracked.next_check_at,
+        "vendor_wait_s": json.loads(tracked.vendor_waits or "{}") or None,
         "deleted": tracked.deleted,
         "observations": observations,
         "comment": {
@@ -363,6 +364,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
                 "(fix the field in Zoho, then `inbox retry`)"
             )
     click.echo(f"comment: {body['comment']}")
+    for vendor, seconds in sorted((body["vendor_wait_s"] or {}).items()):
+        click.echo(f"waited on {vendor}: {seconds / 3600:.1f} h")
     for item in body["events_set_aside"]:
         click.echo(f"{item['status']} event {item['id']} ({item['type']}): {item['reason']}")
     click.echo("audit:")

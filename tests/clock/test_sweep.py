@@ -176,3 +176,21 @@ def test_the_sweep_reads_only_due_tickets(service: Service) -> None:
     result = sweep_once(service.container)
     assert (result.due, result.changed) == (3, 3)
     assert sweep_once(service.container).due == 0  # next check now at 11:00
+
+
+def test_ticket_show_gives_the_time_waited_on_each_vendor(
+    service: Service, monkeypatch, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from integration.cli import main
+
+    service.clock.set(mx("2026-11-30 10:00"))
+    ticket = service.add(subject="Licencia de Zoho One", createdTime=MONDAY_10)
+    service.work()
+    service.clock.set(mx("2026-11-30 11:00"))
+    service.agent_update(ticket["id"], status="Waiting on third party")
+    service.work()
+    at(service, "2026-12-01 11:00")  # a day of wall-clock time later
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+    assert main(["ticket", "show", ticket["id"]], clock=service.clock) == 0
+    assert "waited on Zoho: 24.0 h" in capsys.readouterr().out
