@@ -182,15 +182,54 @@ def run_checks(
             else:
                 checks.append(Check("ok", "webhook", detail))
         else:
-            checks.append(
-                Check(
-                    "warn",
-                    "webhook",
-                    "not registered (polling still works): run `python -m integration zoho webhook "
-                    "register --url https://<host>/webhooks/zoho-desk`",
-                )
-            )
+            checks.append(_no_webhook_check(settings))
+    checks.append(_poll_check(settings))
     return checks
+
+
+REGISTER = "`python -m integration zoho webhook register --url https://<host>/webhooks/zoho-desk`"
+
+
+def _no_webhook_check(settings: Settings) -> Check:
+    """Without our webhook, reconciliation polling is the service's only source of tickets."""
+    interval = settings.clock_poll_interval_s
+    if interval == 0:
+        return Check(
+            "failed",
+            "webhook",
+            "not registered, and reconciliation polling is off (CLOCK_POLL_INTERVAL_S=0): the "
+            "service hears of no ticket at all; on Professional or Enterprise run "
+            f"{REGISTER}, or set CLOCK_POLL_INTERVAL_S (e.g. 300) on an edition without webhooks",
+        )
+    return Check(
+        "warn",
+        "webhook",
+        "not registered: tickets then come only from reconciliation polling, every "
+        f"{interval} s (CLOCK_POLL_INTERVAL_S), so each change, a new ticket's too, is applied "
+        f"up to {interval} s late (how a Free or Standard edition, without webhooks, is "
+        f"served); on Professional or Enterprise run {REGISTER}",
+    )
+
+
+def _poll_check(settings: Settings) -> Check:
+    interval = settings.clock_poll_interval_s
+    if interval == 0:
+        return Check(
+            "warn",
+            "reconciliation poll",
+            "off (CLOCK_POLL_INTERVAL_S=0): a lost webhook delivery (Zoho documents no "
+            "redelivery), or a change only to a field outside WEBHOOK_UPDATE_FIELDS, is never "
+            "seen",
+        )
+    return Check(
+        "ok",
+        "reconciliation poll",
+        f"every {interval} s (CLOCK_POLL_INTERVAL_S), by the clock (`run` with CLOCK_ENABLED, "
+        "or the `clock` process): tickets modified since its cursor, less "
+        f"{settings.clock_poll_overlap_s} s, go through the same pipeline as a webhook, so a "
+        "lost delivery or a change outside the webhook's fields "
+        f"({settings.webhook_update_fields}) is applied within one interval",
+    )
 
 
 def _integration_agent_check(desk: Any, me: dict[str, Any]) -> Check:

@@ -64,7 +64,10 @@ class DeskClient(Protocol):
 
     def search_modified_tickets(
         self, since: datetime, until: datetime, *, page_size: int = 100
-    ) -> Iterator[dict[str, Any]]: ...
+    ) -> Iterator[dict[str, Any]]:
+        """Every ticket with since <= modifiedTime <= until, oldest change first, each state
+        once, never paging `from` past the search's offset cap (`ModifiedTickets`)."""
+        ...
 
     def ticket_fields(self) -> list[dict[str, Any]]: ...
 
@@ -90,6 +93,176 @@ def zoho_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
     )
+
+
+SEARCH_LIMIT_MAX = 100  # `/tickets/search`: `limit` 1-100
+# `/tickets/search`: the highest `from` Zoho takes (999 in its newer schema; an older note says
+# 4999). The walk below never asks for more; the fakes refuse more.
+SEARCH_MAX_OFFSET = 999
+_MS = timedelta(milliseconds=1)  # the resolution of Zoho's times
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SearchPage(Protocol):
+    """One `/tickets/search` request: tickets in the time ranges (`from,to`; the fake takes
+    both bounds as inclusive, the walk does not depend on the lower one), sorted by `sort_by`
+    ascending, from `offset`, at most `limit`; [] for Zoho's 204."""
+
+    def __call__(
+        self,
+        *,
+        modified: tuple[datetime, datetime],
+        created: tuple[datetime, datetime] | None,
+        sort_by: str,
+        offset: int,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+
+
+def _instant(ticket: dict[str, Any], key: str) -> datetime | None:
+    """A ticket's time (`2026-11-27T18:30:00.000Z`, or epoch milliseconds); None if not one."""
+    value = ticket.get(key)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, UTC)
+        if isinstance(value, str) and value.strip().isdigit() and value.isascii():
+            return datetime.fromtimestamp(int(value) / 1000, UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+class ModifiedTickets(Iterator[dict[str, Any]]):
+    """What `search_modified_tickets` returns: every ticket with since <= modifiedTime <= until,
+    oldest change first, each (id, modifiedTime) once, read lazily page by page.
+
+    Keyset paging: after a full page, the next request starts at the page's last modifiedTime
+    (less a millisecond, so the range's lower bound may be inclusive or not) with `from` 0: a
+    ticket changed while we page (it leaves the window) cannot shift an unread one out of sight,
+    and `from` stays 0. Only tickets sharing one instant are paged by offset. When more of them
+    than `from` can reach (`max_offset`) were changed within [t, t + 2 ms] (a bulk update), that
+    slice is read again by creation time (`createdTimeRange`, `sortBy=createdTime`, keyset the
+    same way). Tickets sharing both instants beyond the cap cannot be reached by this search at
+    all: their slices are listed in `crowded` (and logged), and the walk goes on past them.
+
+    `read_before`: every ticket changed before this instant has been yielded (a cursor may
+    advance to it); `requests`: the search requests made so far."""
+
+    def __init__(
+        self,
+        search: SearchPage,
+        since: datetime,
+        until: datetime,
+        *,
+        page_size: int = SEARCH_LIMIT_MAX,
+        max_offset: int = SEARCH_MAX_OFFSET,
+    ) -> None:
+        if not 1 <= page_size <= SEARCH_LIMIT_MAX:
+            raise ValueError(f"page_size must be 1-{SEARCH_LIMIT_MAX}, got {page_size}")
+        self.search = search
+        self.until = until
+        self.page_size = page_size
+        self.max_offset = max_offset
+        self.requests = 0
+        self.read_before = since
+        self.crowded: list[tuple[tuple[datetime, datetime], tuple[datetime, datetime]]] = []
+        self._seen: set[tuple[str, str]] = set()  # (id, modifiedTime) of the tickets yielded
+        self._items = self._walk(since)
+
+    def __iter__(self) -> ModifiedTickets:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._items)
+
+    def _walk(self, low: datetime) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while low <= self.until:
+            if offset > self.max_offset:  # [low, low + 1 ms] holds more than `from` reaches
+                top = min(low + 2 * _MS, self.until)
+                yield from self._by_creation((low, top))
+                self.read_before = max(self.read_before, top)
+                if top >= self.until:
+                    break
+                low, offset = top, 0  # `top` again: whether the bound is inclusive or not
+                continue
+            items = self._page((low, self.until), None, "modifiedTime", offset)
+            last = _instant(items[-1], "modifiedTime") if items else None
+            yield from self._unseen(items, read_through=last)
+            if len(items) < self.page_size:
+                break
+            low, offset = self._next(low, offset, last, len(items))
+        self.read_before = max(self.read_before, self.until)
+
+    def _by_creation(self, modified: tuple[datetime, datetime]) -> Iterator[dict[str, Any]]:
+        """The tickets changed within `modified` (a crowded slice), by creation time."""
+        low, offset = _EARLIEST, 0
+        while low <= modified[1]:
+            if offset > self.max_offset:
+                created = (low, low + 2 * _MS)
+                self.crowded.append((modified, created))
+                log.error(
+                    "more tickets than `from` %d reaches were changed within %s-%s and created "
+                    "within %s-%s: Zoho's search cannot page past it, so some are not read now "
+                    "(each is read again when it next changes)",
+                    self.max_offset,
+                    zoho_time(modified[0]),
+                    zoho_time(modified[1]),
+                    zoho_time(created[0]),
+                    zoho_time(created[1]),
+                )
+                if created[1] >= modified[1]:
+                    return
+                low, offset = created[1], 0
+                continue
+            items = self._page(modified, (low, modified[1]), "createdTime", offset)
+            yield from self._unseen(items)
+            if len(items) < self.page_size:
+                return
+            low, offset = self._next(low, offset, _instant(items[-1], "createdTime"), len(items))
+
+    def _next(
+        self, low: datetime, offset: int, last: datetime | None, count: int
+    ) -> tuple[datetime, int]:
+        """After a full page: start again at its last instant (less 1 ms) if that moves the
+        lower bound, otherwise the page was all one instant: page on by offset."""
+        if last is not None and last - _MS > low:
+            return last - _MS, 0
+        return low, offset + count
+
+    def _page(
+        self,
+        modified: tuple[datetime, datetime],
+        created: tuple[datetime, datetime] | None,
+        sort_by: str,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        self.requests += 1
+        return self.search(
+            modified=modified, created=created, sort_by=sort_by, offset=offset, limit=self.page_size
+        )
+
+    def _unseen(
+        self, items: list[dict[str, Any]], read_through: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The page's tickets not yielded before. `read_through`: the page's last modifiedTime,
+        in a walk by modifiedTime: once the page's last new ticket is handed out, every ticket
+        changed before that instant has been (`read_before`)."""
+        fresh = []
+        for ticket in items:
+            mark = (str(ticket.get("id")), str(ticket.get("modifiedTime")))
+            if mark not in self._seen:
+                self._seen.add(mark)
+                fresh.append(ticket)
+        for index, ticket in enumerate(fresh):
+            if index == len(fresh) - 1 and read_through is not None:
+                self.read_before = max(self.read_before, read_through)
+            yield ticket
+        if read_through is not None:
+            self.read_before = max(self.read_before, read_through)
 
 
 def statuses_from_fields(fields: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -186,6 +359,7 @@ class HttpDeskClient:
         backoff_max_s: float = 30.0,
         credits_pause_s: float = 3600.0,
         source_id: str = "",
+        search_max_offset: int = SEARCH_MAX_OFFSET,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -199,6 +373,7 @@ class HttpDeskClient:
         self.clock = clock
         self.credits_pause = timedelta(seconds=credits_pause_s)
         self.source_id = source_id
+        self.search_max_offset = search_max_offset
         self.gauge = RateLimitGauge()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._wait = _WaitRetryAfterOrBackoff(backoff_initial_s, backoff_max_s)
@@ -338,12 +513,30 @@ class HttpDeskClient:
 
     def search_modified_tickets(
         self, since: datetime, until: datetime, *, page_size: int = 100
-    ) -> Iterator[dict[str, Any]]:
-        params = {
-            "modifiedTimeRange": f"{zoho_time(since)},{zoho_time(until)}",
-            "sortBy": "modifiedTime",
+    ) -> ModifiedTickets:
+        return ModifiedTickets(
+            self._search_page, since, until, page_size=page_size, max_offset=self.search_max_offset
+        )
+
+    def _search_page(
+        self,
+        *,
+        modified: tuple[datetime, datetime],
+        created: tuple[datetime, datetime] | None,
+        sort_by: str,
+        offset: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "modifiedTimeRange": f"{zoho_time(modified[0])},{zoho_time(modified[1])}",
+            "sortBy": sort_by,
+            "from": offset,
+            "limit": limit,
         }
-        return self._pages("/tickets/search", params, page_size=page_size)
+        if created is not None:
+            params["createdTimeRange"] = f"{zoho_time(created[0])},{zoho_time(created[1])}"
+        data = self.request("GET", "/tickets/search", params=params)
+        return list((data or {}).get("data") or [])
 
     def _pages(
         self, path: str, params: dict[str, Any], *, page_size: int

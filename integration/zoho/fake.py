@@ -11,13 +11,20 @@ import copy
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..rules.status import STATUSES
-from .client import picklist_values, statuses_from_fields, zoho_time
+from .client import (
+    SEARCH_LIMIT_MAX,
+    SEARCH_MAX_OFFSET,
+    ModifiedTickets,
+    picklist_values,
+    statuses_from_fields,
+    zoho_time,
+)
 from .errors import FieldError, InvalidData, NotFound
 
 HUMAN_AGENT_ID = "432100000000056007"  # a person working in Zoho's UI, not our API user
@@ -116,6 +123,7 @@ class FakeDesk:
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.credits_remaining = 75_000
+        self.search_max_offset = SEARCH_MAX_OFFSET  # `from` above it is refused, as Zoho does
         self._ids = itertools.count(432100000012345001)
         self._lock = threading.RLock()
 
@@ -376,27 +384,60 @@ class FakeDesk:
             self._ticket(ticket_id)
             return copy.deepcopy(sorted(self.threads[ticket_id], key=lambda t: t["createdTime"]))
 
-    def search_modified(
-        self, since: datetime, until: datetime, offset: int = 0, limit: int = 100
+    def search(
+        self,
+        *,
+        modified: tuple[datetime, datetime] | None = None,
+        created: tuple[datetime, datetime] | None = None,
+        sort_by: str = "modifiedTime",
+        offset: int = 0,
+        limit: int = 10,
     ) -> list[dict[str, Any]]:
-        low, high = zoho_time(since), zoho_time(until)
+        """`GET /tickets/search`: both ranges inclusive, at millisecond precision; `limit` 1-100
+        and `from` up to `search_max_offset`, or 422 naming the parameter."""
+        refused = []
+        if not 1 <= limit <= SEARCH_LIMIT_MAX:
+            refused.append(FieldError("/limit", "invalid", f"must be 1-{SEARCH_LIMIT_MAX}"))
+        if not 0 <= offset <= self.search_max_offset:
+            refused.append(FieldError("/from", "invalid", f"must be 0-{self.search_max_offset}"))
+        key = sort_by.removeprefix("-")
+        if key not in ("modifiedTime", "createdTime"):
+            refused.append(FieldError("/sortBy", "invalid", "not supported by the fake"))
+        if refused:
+            raise InvalidData(
+                422,
+                "INVALID_DATA",
+                "The data does not comply to the validation restrictions defined.",
+                refused,
+            )
+        ranges = [
+            (field, zoho_time(bounds[0]), zoho_time(bounds[1]))
+            for field, bounds in (("modifiedTime", modified), ("createdTime", created))
+            if bounds is not None
+        ]
         with self._lock:
             found = sorted(
-                (t for t in self.tickets.values() if low <= t["modifiedTime"] <= high),
-                key=lambda t: (t["modifiedTime"], t["id"]),
+                (
+                    t
+                    for t in self.tickets.values()
+                    if all(low <= t[field] <= high for field, low, high in ranges)
+                ),
+                key=lambda t: (t[key], t["id"]),
+                reverse=sort_by.startswith("-"),
             )
             return copy.deepcopy(found[offset : offset + limit])
 
+    def search_modified(
+        self, since: datetime, until: datetime, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return self.search(modified=(since, until), offset=offset, limit=limit)
+
     def search_modified_tickets(
         self, since: datetime, until: datetime, *, page_size: int = 100
-    ) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-            page = self.search_modified(since, until, offset, page_size)
-            yield from page
-            if len(page) < page_size:
-                return
-            offset += len(page)
+    ) -> ModifiedTickets:
+        return ModifiedTickets(
+            self.search, since, until, page_size=page_size, max_offset=self.search_max_offset
+        )
 
     def ticket_fields(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -518,7 +559,7 @@ class FakeDeskClient:
 
     def search_modified_tickets(
         self, since: datetime, until: datetime, *, page_size: int = 100
-    ) -> Iterator[dict[str, Any]]:
+    ) -> ModifiedTickets:
         return self.desk.search_modified_tickets(since, until, page_size=page_size)
 
     def ticket_fields(self) -> list[dict[str, Any]]:

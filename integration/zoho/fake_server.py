@@ -238,16 +238,28 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
         offset, limit = int(request.args.get("from", 0)), int(request.args.get("limit", 10))
         return paged(threads[offset : offset + limit])
 
-    @app.get("/api/v1/tickets/search")
-    def search():  # type: ignore[no-untyped-def]
-        since, _, until = request.args.get("modifiedTimeRange", "").partition(",")
+    def time_range(name: str) -> tuple[datetime, datetime] | None:
+        if name not in request.args:
+            return None
+        since, _, until = request.args[name].partition(",")
         try:
             low = datetime.fromisoformat(since.replace("Z", "+00:00"))
             high = datetime.fromisoformat(until.replace("Z", "+00:00"))
         except ValueError:
-            raise ZohoError(422, "INVALID_DATA", "modifiedTimeRange is not from,to") from None
+            raise ZohoError(422, "INVALID_DATA", f"{name} is not from,to") from None
+        return low, high
+
+    @app.get("/api/v1/tickets/search")
+    def search():  # type: ignore[no-untyped-def]
         offset, limit = int(request.args.get("from", 0)), int(request.args.get("limit", 10))
-        return paged(desk.search_modified(low, high, offset, min(limit, 100)))
+        found = desk.search(
+            modified=time_range("modifiedTimeRange"),
+            created=time_range("createdTimeRange"),
+            sort_by=request.args.get("sortBy", "modifiedTime"),
+            offset=offset,
+            limit=limit,
+        )
+        return paged(found)
 
     @app.get("/api/v1/organizationFields")
     def fields():  # type: ignore[no-untyped-def]

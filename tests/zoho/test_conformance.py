@@ -9,7 +9,7 @@ import pytest
 
 from integration.rules import STATUSES
 from integration.zoho import DeskClient, InvalidData, NotFound
-from integration.zoho.client import picklist_values
+from integration.zoho.client import picklist_values, zoho_time
 from integration.zoho.fake import ZOHO_DEFAULT_PRIORITIES, FakeDesk
 
 
@@ -78,6 +78,78 @@ def test_search_pages_through_every_modified_ticket(desk_client, desk: FakeDesk)
 def test_search_with_nothing_modified_is_empty(desk_client) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     assert list(desk_client.search_modified_tickets(now - timedelta(days=1), now)) == []
+
+
+def lower_search_cap(desk_client, desk: FakeDesk, cap: int) -> None:  # type: ignore[no-untyped-def]
+    """Zoho's `from` cap (999) made small: the fake refuses more, the client must not ask."""
+    desk.search_max_offset = cap
+    if hasattr(desk_client, "search_max_offset"):  # the HTTP client's own knowledge of it
+        desk_client.search_max_offset = cap
+
+
+def search_page(desk_client, desk: FakeDesk):  # type: ignore[no-untyped-def]
+    """One raw search request, through the client's transport when it has one."""
+    return getattr(desk_client, "_search_page", desk.search)
+
+
+T0 = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    return zoho_time(T0 + timedelta(seconds=seconds))
+
+
+def test_a_search_offset_past_the_cap_or_a_limit_over_100_is_refused(desk_client, desk) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 5)
+    search = search_page(desk_client, desk)
+    window = (T0, T0 + timedelta(hours=1))
+    assert search(modified=window, created=None, sort_by="modifiedTime", offset=5, limit=3) == []
+    with pytest.raises(InvalidData) as error:
+        search(modified=window, created=None, sort_by="modifiedTime", offset=6, limit=3)
+    assert [e.field_name for e in error.value.field_errors] == ["/from"]
+    with pytest.raises(InvalidData) as error:
+        search(modified=window, created=None, sort_by="modifiedTime", offset=0, limit=101)
+    assert [e.field_name for e in error.value.field_errors] == ["/limit"]
+
+
+def test_search_splits_the_window_rather_than_page_past_the_cap(desk_client, desk) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 5)
+    made = [desk.create_ticket(subject=f"t{i}", modifiedTime=at(i)) for i in range(25)]
+    tickets = desk_client.search_modified_tickets(T0, T0 + timedelta(minutes=1), page_size=3)
+    found = list(tickets)
+    assert [t["id"] for t in found] == [t["id"] for t in made]  # each once, oldest change first
+    assert tickets.read_before == T0 + timedelta(minutes=1) and tickets.crowded == []
+
+
+def test_search_reads_many_tickets_changed_at_one_instant_by_creation_time(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 4)  # `from` 0 and 3 only: 6 of one instant reachable
+    made = [
+        desk.create_ticket(subject=f"t{i}", createdTime=at(-100 + i), modifiedTime=at(10))
+        for i in range(20)
+    ]
+    before = desk.create_ticket(subject="before", modifiedTime=at(5))
+    after = desk.create_ticket(subject="after", modifiedTime=at(20))
+    tickets = desk_client.search_modified_tickets(T0, T0 + timedelta(minutes=1), page_size=3)
+    found = [t["id"] for t in tickets]
+    assert sorted(found) == sorted([before["id"], after["id"], *(t["id"] for t in made)])
+    assert found[0] == before["id"] and found[-1] == after["id"]
+    assert tickets.crowded == []
+
+
+def test_search_names_an_instant_it_cannot_reach_and_goes_on(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 4)
+    for i in range(20):  # one bulk import: same creation and modification instant
+        desk.create_ticket(subject=f"t{i}", createdTime=at(0), modifiedTime=at(10))
+    after = desk.create_ticket(subject="after", modifiedTime=at(20))
+    tickets = desk_client.search_modified_tickets(T0, T0 + timedelta(minutes=1), page_size=3)
+    found = [t["id"] for t in tickets]
+    assert len(found) == len(set(found)) and found[-1] == after["id"]
+    assert 6 <= len(found) < 21  # what `from` reaches of the crowd, then the rest
+    [(modified, created)] = tickets.crowded
+    assert modified[0] <= T0 + timedelta(seconds=10) <= modified[1]
+    assert created[0] <= T0 <= created[1]
 
 
 def test_fields_statuses_and_myinfo(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
