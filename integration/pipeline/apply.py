@@ -110,7 +110,9 @@ class EventApplier(Step):
                 gone = False
             except NotFound:
                 gone = True
-            if fetched is not None and event_type in THREAD_EVENTS:
+            # The first reply: from the threads, on a thread event or a polled change (a
+            # portal without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
+            if fetched is not None and (event_type in THREAD_EVENTS or event.source == "poll"):
                 threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
 
         with db.transaction(self.c.sessions) as session:

@@ -166,6 +166,11 @@ class Ledger:
             )
             .values(status="cancelled", updated_at=self.clock())
         )
+        session.execute(
+            update(NoticeRow)
+            .where(NoticeRow.ticket_id == ticket_id, NoticeRow.status == queue.PENDING)
+            .values(status="cancelled", last_error="ticket deleted in Zoho")
+        )
         self.audit(session, ticket_id, "deleted", "ticket deleted in Zoho: tracking stopped", {})
 
     def record(self, session: Session, ticket_id: str, observations: list[Observation]) -> None:
@@ -359,6 +364,17 @@ class Ledger:
     ) -> None:
         """Each due notice is stored once (insert-or-ignore on its key); the sender posts it.
         Office-hours tickets' notices wait for the next opening (the status is written now)."""
+        # Notices not sent yet that no longer hold are withdrawn: the reply heard just after
+        # the breach was stored, the ticket closed before its deferred warning went out.
+        session.execute(
+            update(NoticeRow)
+            .where(
+                NoticeRow.ticket_id == ticket.ticket_id,
+                NoticeRow.status == queue.PENDING,
+                NoticeRow.key.not_in([n.key[:64] for n in due]),
+            )
+            .values(status="withdrawn", last_error="no longer due when it was to be sent")
+        )
         if not due:
             return
         calendar = self.policy.calendars[deadlines.calendar]

@@ -59,6 +59,7 @@ class NoticeSender(Step):
             return
         except NotFound:
             self.settle(row, error="ticket no longer exists in Zoho", final="cancelled")
+            self.ticket_gone(row.ticket_id)
             return
         except (RetryableError, TokenEndpointBusy) as exc:
             self.settle(row, error=str(exc))

@@ -56,6 +56,12 @@ class Step:
             return
         self.settle(row, error=WAITING + str(exc), retry_at=self.resume_at(exc), wait=True)
 
+    def ticket_gone(self, ticket_id: str) -> None:
+        """Zoho answers 404 for the ticket (deleted, its webhook lost): stop tracking it, so the
+        clock does not remind Zoho of it forever."""
+        with db.transaction(self.c.sessions) as session:
+            self.ledger.stop_tracking(session, self.ledger.lock(session, ticket_id), ticket_id)
+
     def settle(
         self,
         row: InboxEvent | OutboxWrite | Notice,

@@ -2,7 +2,8 @@
 one will be. Pure: the clock is a parameter.
 
 Each notice has a key unique within its ticket, so that the store can make it fire once:
-`response:at_risk`, `response:breached`, `resolution:at_risk`, `resolution:breached`,
+`response:<priority>:at_risk`, `response:<priority>:breached`, `resolution:<priority>:...`
+(operations work adds the ETA: a renegotiated ETA is a new deadline),
 `follow_up:<wait start>:<n>` (third party: every `follow_up_every` of business time while the
 ticket waits on its vendor) and `eta_reminder:<n>` (operations: every `eta_reminder_every` once the
 response is due and no ETA is set). A ticket that goes At risk, is paused, resumes and goes At
@@ -50,13 +51,20 @@ def plan_notices(
     closed = history.closed_at is not None and history.closed_at <= now
 
     def deadline_notices(name: str, state: str, warning: datetime | None, at: datetime | None):  # type: ignore[no-untyped-def]
+        # A deadline is known by its name and what defines it (the priority; the ETA of
+        # operations work): a pause moves it but keeps it, an agent's priority change or a
+        # renegotiated ETA makes a new one, with warnings and breaches of its own.
+        ident = f"{name}:{deadlines.priority.key}"
+        if name == "resolution" and history.kind == OPERATIONS and at is not None:
+            ident += f":eta={at.strftime('%Y%m%dT%H%M')}"
         if state == "breached" and at is not None:
-            due.append(Notice(f"{name}:{BREACHED}", BREACHED, name, min(at, now)))
-        elif state == "running" and warning is not None:
-            if now >= warning:
-                due.append(Notice(f"{name}:{AT_RISK}", AT_RISK, name, warning))
-            else:
-                upcoming.append(warning)
+            due.append(Notice(f"{ident}:{BREACHED}", BREACHED, name, min(at, now)))
+        elif state == "running":
+            if warning is not None:
+                if now >= warning:
+                    due.append(Notice(f"{ident}:{AT_RISK}", AT_RISK, name, warning))
+                else:
+                    upcoming.append(warning)
             if at is not None and at > now:
                 upcoming.append(at)
 

@@ -70,6 +70,14 @@ def evaluate(history: TicketHistory, deadlines: Deadlines, now: datetime) -> Sla
         return result(BREACHED, f"{which} deadline passed")
     if closed:
         return result(MET, "closed within its deadlines")
+    waiting_on_vendor = (
+        history.kind == THIRD_PARTY
+        and bool(history.vendor_waits)
+        and history.vendor_waits[-1].end is None
+        and history.vendor_waits[-1].start <= now
+    )
+    if waiting_on_vendor:  # usually an On Hold status too: the wait, not the pause, is news
+        return result(WAITING_THIRD_PARTY, f"waiting on {history.vendor or 'the vendor'}")
     if paused:
         return result(PAUSED, "on hold: every clock is stopped")
 

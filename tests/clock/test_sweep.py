@@ -85,7 +85,7 @@ def test_a_warning_fires_once_even_after_a_pause_and_resume(service: Service) ->
     assert status(service, ticket["id"]) == "At risk"
     with service.container.sessions() as session:
         keys = session.scalars(select(Notice.key).where(Notice.ticket_id == ticket["id"])).all()
-    assert keys == ["response:at_risk"]
+    assert keys == ["response:High:at_risk"]
     assert service.desk.tags[ticket["id"]] == ["sla-en-riesgo"]
 
 
