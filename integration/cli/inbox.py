@@ -285,6 +285,11 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
             observations = session.scalar(
                 select(func.count()).where(TicketObservation.ticket_id == ticket_id)
             )
+            etas = session.scalars(
+                select(TicketObservation.eta)
+                .where(TicketObservation.ticket_id == ticket_id)
+                .order_by(TicketObservation.modified_time)
+            ).all()
             audit = session.scalars(
                 select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)
             ).all()
@@ -319,6 +324,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         "first_response_at": tracked.first_response_at,
         "next_check_at": tracked.next_check_at,
         "vendor_wait_s": json.loads(tracked.vendor_waits or "{}") or None,
+        # operations work: how often the ETA was moved once set
+        "eta_renegotiations": max(0, len(_changes([e for e in etas if e])) - 1),
         "deleted": tracked.deleted,
         "observations": observations,
         "comment": {
@@ -364,6 +371,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
                 "(fix the field in Zoho, then `inbox retry`)"
             )
     click.echo(f"comment: {body['comment']}")
+    if body["kind"] == "operations":
+        click.echo(f"eta renegotiations: {body['eta_renegotiations']}")
     for vendor, seconds in sorted((body["vendor_wait_s"] or {}).items()):
         click.echo(f"waited on {vendor}: {seconds / 3600:.1f} h")
     for item in body["events_set_aside"]:
@@ -371,3 +380,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     click.echo("audit:")
     for entry in audit:
         click.echo(f"  {when(entry.at)}  {entry.decision}: {entry.reason}")
+
+
+def _changes(values: list[str]) -> list[str]:
+    """The values in order, each repeat of the previous one dropped."""
+    return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]

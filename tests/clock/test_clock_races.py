@@ -110,7 +110,9 @@ def test_an_agents_escalation_after_a_warning_gets_warnings_of_its_own(
     assert "response:Urgent:breached" in keys(service, ticket["id"])
 
 
-def test_a_renegotiated_eta_is_a_new_deadline_with_its_own_breach(service: Service) -> None:
+def test_a_renegotiated_eta_is_a_new_deadline_with_its_own_breach(
+    service: Service, monkeypatch, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     service.clock.set(mx("2026-11-30 10:00"))
     ticket = service.add(
         subject=OPERATIONS, createdTime=MONDAY_10, cf={"cf_eta": "2026-12-01T18:00:00.000Z"}
@@ -129,6 +131,12 @@ def test_a_renegotiated_eta_is_a_new_deadline_with_its_own_breach(service: Servi
         "resolution:Medium:eta=20261201T1800:breached",
         "resolution:Medium:eta=20261204T1800:breached",
     ]
+    from integration.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+    assert main(["ticket", "show", ticket["id"]], clock=service.clock) == 0
+    assert "eta renegotiations: 1" in capsys.readouterr().out
 
 
 def test_an_eta_after_a_late_first_response_still_gets_its_breach(service: Service) -> None:
