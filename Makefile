@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_scan.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -32,7 +32,7 @@ class SweepResult:
 
 
 def due_tickets(container: Container, now: datetime, limit: int) -> list[str]:
-    with container.sessions() as session:
+    with db.read_only(container.sessions)() as session:  # SQLite: no wait behind writers
         return list(
             session.scalars(
                 select(TrackedTicket.ticket_id)
