@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -370,7 +370,8 @@ class Ledger:
         if session.get_bind().dialect.name == "sqlite":
             # Without statistics SQLite would walk every pending notice by the status index;
             # the hint says the status test is not selective, so the ticket's index is used.
-            pending = func.likelihood(pending, 0.9)  # type: ignore[assignment]
+            # (SQLite wants the probability as a literal, not a bound parameter.)
+            pending = func.likelihood(pending, literal_column("0.9"))  # type: ignore[assignment]
         session.execute(
             update(NoticeRow)
             .where(
