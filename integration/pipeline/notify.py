@@ -17,10 +17,9 @@ import requests
 
 from .. import db
 from ..models import Notice
-from ..zoho import NotFound, RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
 from .fields import TAGS
-from .step import WAIT_FOR_ZOHO, Step
+from .step import ZOHO_FAILURES, Step
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +53,8 @@ class NoticeSender(Step):
                 self._to_zoho(row)
                 row.zoho_done = True
                 self._update(row, zoho_done=True)
-        except WAIT_FOR_ZOHO as exc:
-            self.wait(row, exc)
-            return
-        except NotFound:
-            self.settle(row, error="ticket no longer exists in Zoho", final="cancelled")
-            self.ticket_gone(row.ticket_id)
-            return
-        except (RetryableError, TokenEndpointBusy) as exc:
-            self.settle(row, error=str(exc))
-            return
-        except ZohoError as exc:
-            self.settle(row, error=str(exc), final="failed")
+        except ZOHO_FAILURES as exc:  # a 422 naming fields was handled where it was sent
+            self.settle_zoho_failure(row, exc)
             return
         except claim.LeaseLost:
             return

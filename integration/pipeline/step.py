@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from .. import db
 from ..container import Container
 from ..models import InboxEvent, Notice, OutboxWrite
-from ..zoho import CallsPaused, CreditsExhausted, ReauthorizationRequired
+from ..zoho import (
+    CallsPaused,
+    CreditsExhausted,
+    NotFound,
+    ReauthorizationRequired,
+    RetryableError,
+    TokenEndpointBusy,
+    ZohoError,
+)
 from . import claim
 from .ledger import Ledger
 
@@ -22,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Zoho cannot be called for a reason that time (or a person) fixes: wait without an attempt.
 WAIT_FOR_ZOHO = (CallsPaused, CreditsExhausted, ReauthorizationRequired)
+# Every failure of a Zoho call a step settles the same way (`settle_zoho_failure`).
+ZOHO_FAILURES = (*WAIT_FOR_ZOHO, TokenEndpointBusy, ZohoError)
 # How often a row waiting for re-authorisation looks again.
 REAUTH_RECHECK = timedelta(minutes=5)
 WAITING = "waiting for Zoho: "
@@ -55,6 +65,20 @@ class Step:
             )
             return
         self.settle(row, error=WAITING + str(exc), retry_at=self.resume_at(exc), wait=True)
+
+    def settle_zoho_failure(self, row: OutboxWrite | Notice, exc: BaseException) -> None:
+        """Credits spent, calls paused, re-authorisation: a wait. 404: the ticket is gone.
+        5xx, timeouts, too many calls, a busy token endpoint: retried with a backoff. Any other
+        4xx: retrying cannot help, failed visibly."""
+        if isinstance(exc, WAIT_FOR_ZOHO):
+            self.wait(row, exc)
+        elif isinstance(exc, NotFound):
+            self.settle(row, error="ticket no longer exists in Zoho", final="cancelled")
+            self.ticket_gone(row.ticket_id)
+        elif isinstance(exc, RetryableError | TokenEndpointBusy):
+            self.settle(row, error=str(exc))
+        else:
+            self.settle(row, error=str(exc), final="failed")
 
     def ticket_gone(self, ticket_id: str) -> None:
         """Zoho answers 404 for the ticket (deleted, its webhook lost): stop tracking it, so the

@@ -26,12 +26,12 @@ from sqlalchemy import update
 
 from .. import db
 from ..models import OutboxWrite
-from ..zoho import InvalidData, NotFound, RetryableError, TokenEndpointBusy, ZohoError
+from ..zoho import InvalidData
 from . import claim
 from .fields import changed_fields, merge_fields, refused_names, still_refused, without
 from .ledger import DRY_RUN_COMMENT, as_json
 from .observe import ANSWER, WRITE, observe
-from .step import WAIT_FOR_ZOHO, Step
+from .step import ZOHO_FAILURES, Step
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +105,8 @@ class OutboxWriter(Step):
         except claim.LeaseLost:
             log.warning("write of ticket %s: lease lost to another worker", row.ticket_id)
             return
-        except WAIT_FOR_ZOHO as exc:
-            self.wait(row, exc)
-            return
-        except NotFound:
-            self.settle(row, error="ticket no longer exists in Zoho", final="cancelled")
-            self.ticket_gone(row.ticket_id)
-            return
-        except (RetryableError, TokenEndpointBusy) as exc:
-            self.settle(row, error=str(exc))
-            return
-        except ZohoError as exc:  # a 4xx other than 429 that names no field: retrying cannot help
-            self.settle(row, error=str(exc), final="failed")
+        except ZOHO_FAILURES as exc:  # a 422 naming fields was handled where it was sent
+            self.settle_zoho_failure(row, exc)
             return
         except Exception as exc:  # a bug or a surprise: counted, retried, then failed visibly
             log.exception("write of ticket %s failed", row.ticket_id)

@@ -104,6 +104,26 @@ class Service:
         return thread
 
 
+def claim_write(service: Service, worker: Worker) -> Any:
+    """`worker` takes the next due write, as its round would, and holds it (to be sent later:
+    races with other workers and with Zoho are played out between the two)."""
+    from integration import db
+    from integration.models import OutboxWrite
+    from integration.pipeline import claim
+
+    with db.transaction(service.container.sessions) as session:
+        [row] = claim.claim(
+            session,
+            OutboxWrite,
+            owner=worker.owner,
+            now=service.clock(),
+            lease=worker.writer.lease,
+            limit=1,
+            order_by=[OutboxWrite.ticket_id],
+        )
+    return row
+
+
 def service_settings(database_url: str, zoho_url: str, desk: FakeDesk, **extra: str) -> Any:
     values = {
         "DATABASE_URL": database_url,

@@ -13,14 +13,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from integration import db
 from integration.models import OutboxWrite, TicketObservation
-from integration.pipeline import claim
 from integration.pipeline.worker import Worker
 from integration.zoho import CallsPaused
 from integration.zoho.fake import Fault
 from integration.zoho.fake_server import event
-from tests.pipeline.conftest import Service, mx, running_service
+from tests.pipeline.conftest import Service, claim_write, mx, running_service
 
 SPAM = "Ataque masivo de SPAM"
 CREATED = "2026-11-28T00:30:00.000Z"
@@ -28,20 +26,6 @@ CREATED = "2026-11-28T00:30:00.000Z"
 
 def patches(service: Service, ticket_id: str) -> list[dict]:  # type: ignore[type-arg]
     return [r.body for r in service.desk.writes("PATCH", f"/api/v1/tickets/{ticket_id}")]
-
-
-def claim_write(service: Service, worker: Worker) -> OutboxWrite:
-    with db.transaction(service.container.sessions) as session:
-        [row] = claim.claim(
-            session,
-            OutboxWrite,
-            owner=worker.owner,
-            now=service.clock(),
-            lease=worker.writer.lease,
-            limit=1,
-            order_by=[OutboxWrite.ticket_id],
-        )
-    return row
 
 
 def test_the_token_owner_setting_a_priority_in_zoho_is_not_reverted(service: Service) -> None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from integration import db
-from integration.models import OutboxWrite, TrackedTicket
-from integration.pipeline import claim
+from integration.models import TrackedTicket
 from integration.pipeline.worker import Worker
 from integration.zoho.fake import ZOHO_DEFAULT_PRIORITIES, Fault
 from integration.zoho.fake_server import event
-from tests.pipeline.conftest import Service, mx
+from tests.pipeline.conftest import Service, claim_write, mx
 
 SPAM = "Ataque masivo de SPAM"
 DDOS = "Sufrimos un ataque DDoS"
@@ -29,20 +27,6 @@ def tracked(service: Service, ticket_id: str) -> TrackedTicket:
         assert found is not None
         session.expunge(found)
         return found
-
-
-def claim_write(service: Service, worker: Worker) -> OutboxWrite:
-    with db.transaction(service.container.sessions) as session:
-        [row] = claim.claim(
-            session,
-            OutboxWrite,
-            owner=worker.owner,
-            now=service.clock(),
-            lease=worker.writer.lease,
-            limit=1,
-            order_by=[OutboxWrite.ticket_id],
-        )
-    return row
 
 
 def test_an_agent_change_in_the_same_second_as_our_patch_is_kept(service: Service) -> None:
