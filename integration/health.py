@@ -13,6 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,20 @@ class CheckFailed(Exception):
 class ReadinessCheck:
     name: str
     run: Callable[[], str]  # returns a short detail, raises on failure
+
+
+def beat(sessions: sessionmaker[Session], name: str, detail: str, now: datetime) -> None:
+    """A long-running process (worker, clock) says it is alive: its heartbeat row, one upsert."""
+    from . import db
+    from .models import ProcessHeartbeat
+
+    insert = db.insert_for(sessions.kw["bind"].dialect.name)
+    statement = insert(ProcessHeartbeat).values(name=name, beat_at=now, detail=detail)
+    statement = statement.on_conflict_do_update(
+        index_elements=["name"], set_={"beat_at": now, "detail": detail}
+    )
+    with db.transaction(sessions) as session:
+        session.execute(statement)
 
 
 def run_checks(checks: list[ReadinessCheck]) -> tuple[bool, list[dict[str, object]]]:

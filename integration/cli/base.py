@@ -3,6 +3,11 @@ one-line error for mistakes a person can fix."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
 import click
 from sqlalchemy.engine import make_url
 
@@ -43,6 +48,22 @@ def clock_of(ctx: click.Context):  # type: ignore[no-untyped-def]
     from ..container import utc_now
 
     return (ctx.obj.get("overrides") or {}).get("clock") or utc_now
+
+
+def stop_on_signals(*then: Callable[[], object]) -> threading.Event:
+    """An event SIGTERM or SIGINT sets (a clean stop), after which `then` run (wake the worker,
+    shut the web server down)."""
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logging.getLogger("integration").info("signal %s: shutting down", signum)
+        stop.set()
+        for action in then:
+            action()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
 
 
 def safe_url(url: str) -> str:

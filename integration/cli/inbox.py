@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
 
 import click
@@ -13,7 +11,7 @@ from sqlalchemy import func, select, update
 from .. import db
 from ..models import InboxEvent, OutboxWrite
 from ..pipeline.step import WAITING
-from .base import UserError, cli, container_of, safe_url, settings_of
+from .base import UserError, cli, container_of, safe_url, settings_of, stop_on_signals
 
 
 @cli.command("worker")
@@ -26,14 +24,7 @@ def worker_command(ctx: click.Context) -> None:
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
     container = container_of(ctx)
-    stop = threading.Event()
-
-    def _stop(_signum: int, _frame: object) -> None:
-        stop.set()
-        container.wake_worker()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals(container.wake_worker)
     click.echo(
         f"worker: database={safe_url(settings.database_url)} "
         f"zoho-write-back={settings.write_back_mode}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import sys
 import threading
 
@@ -12,7 +11,7 @@ import click
 from werkzeug.serving import WSGIRequestHandler
 
 from ..config import setting_fields
-from .base import UserError, cli, safe_url, settings_of
+from .base import UserError, cli, container_of, safe_url, settings_of, stop_on_signals
 
 log = logging.getLogger("integration")
 
@@ -36,7 +35,10 @@ def run(ctx: click.Context) -> None:
     server = make_server(
         settings.host, settings.port, app, threaded=True, request_handler=_RedactingHandler
     )
-    stop = threading.Event()
+    stop = stop_on_signals(
+        container.wake_worker,
+        lambda: threading.Thread(target=server.shutdown, daemon=True).start(),
+    )
     worker = threading.Thread(target=Worker(container).run, args=(stop,), name="worker")
     worker.start()
     clock = threading.Thread(target=ClockProcess(container).run, args=(stop,), name="clock")
@@ -50,14 +52,6 @@ def run(ctx: click.Context) -> None:
     )
     sys.stdout.flush()
 
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("signal %s: shutting down", signum)
-        stop.set()
-        container.wake_worker()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
@@ -75,20 +69,13 @@ def clock_command(ctx: click.Context) -> None:
     """Run the clock (status sweep, warnings, reminders, reconciliation poll) until SIGTERM.
     Start as many as you like on PostgreSQL: one is active, the others take over if it dies."""
     from ..clock.scheduler import ClockProcess
-    from ..container import build_container
     from ..logs import configure_logging
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
     _require_migrated(settings.database_url)
-    container = build_container(settings, **dict(ctx.obj.get("overrides") or {}))
-    stop = threading.Event()
-
-    def _stop(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    container = container_of(ctx)
+    stop = stop_on_signals()
     click.echo(
         f"clock: database={safe_url(settings.database_url)} "
         f"zoho-write-back={settings.write_back_mode} sweep every {settings.clock_interval_s} s"

@@ -44,14 +44,8 @@ from ..container import Container
 from ..models import Cursor, InboxEvent, TrackedTicket
 from ..pipeline.inbox import ParsedEvent, parse_delivery, store
 from ..pipeline.observe import parse_zoho_time
-from ..zoho import (
-    CallsPaused,
-    CreditsExhausted,
-    ReauthorizationRequired,
-    RetryableError,
-    TokenEndpointBusy,
-    ZohoError,
-)
+from ..pipeline.step import WAIT_FOR_ZOHO as ZOHO_SAYS_WAIT
+from ..zoho import RetryableError, TokenEndpointBusy, ZohoError
 from ..zoho.client import zoho_time
 
 log = logging.getLogger(__name__)
@@ -61,7 +55,7 @@ PAGE_SIZE = 100  # Zoho's most per search request; also the tickets stored per t
 SOURCE = "poll"
 TICKET_EVENTS = ("Ticket_Add", "Ticket_Update")
 # Zoho cannot be asked now for a reason time (or a person) fixes: stop quietly, resume later.
-WAIT_FOR_ZOHO = (CallsPaused, CreditsExhausted, ReauthorizationRequired, TokenEndpointBusy)
+WAIT_FOR_ZOHO = (*ZOHO_SAYS_WAIT, TokenEndpointBusy)
 
 
 @dataclass

@@ -22,9 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from .. import db
 from ..container import Container
-from ..models import ProcessHeartbeat
+from ..health import beat
 from .sweep import sweep_once
 
 log = logging.getLogger(__name__)
@@ -106,15 +105,8 @@ class ClockProcess:
             log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
 
     def heartbeat(self) -> None:
-        now = self.c.clock()
-        insert = db.insert_for(self.c.engine.dialect.name)
-        statement = insert(ProcessHeartbeat).values(name="clock", beat_at=now, detail=self.owner)
-        statement = statement.on_conflict_do_update(
-            index_elements=["name"], set_={"beat_at": now, "detail": self.owner}
-        )
         try:
-            with db.transaction(self.c.sessions) as session:
-                session.execute(statement)
+            beat(self.c.sessions, "clock", self.owner, self.c.clock())
         except DBAPIError as exc:
             log.warning("clock heartbeat not written (%s)", type(exc.orig).__name__)
 

@@ -47,13 +47,7 @@ def sweep_once(container: Container, *, now: datetime | None = None) -> SweepRes
     """Re-evaluate up to CLOCK_SWEEP_BATCH due tickets, each in its own transaction."""
     now = now or container.clock()
     settings = container.settings
-    ledger = Ledger(
-        container.policy,
-        lambda: now,
-        live=container.live,
-        classify_window_s=settings.classify_window_s,
-        notices_in_office_hours=settings.notice_office_hours,
-    )
+    ledger = Ledger.of(container, clock=lambda: now)
     ids = due_tickets(container, now, settings.clock_sweep_batch)
     changed = 0
     for ticket_id in ids:

@@ -80,28 +80,33 @@ def without(fields: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return kept
 
 
+def flat(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Field name -> value, the custom fields (`cf`) beside the system ones."""
+    return {k: v for k, v in fields.items() if k != "cf"} | dict(sub_mapping(fields, "cf"))
+
+
 def still_refused(fields: Mapping[str, Any], refused: Mapping[str, Any]) -> list[str]:
     """The fields whose value Zoho refused before (e.g. a picklist without it): not sent again
     until the value changes or someone runs `inbox retry` after fixing the field in Zoho."""
-    flat = {k: v for k, v in fields.items() if k != "cf"} | dict(sub_mapping(fields, "cf"))
     return [
         name
-        for name, value in flat.items()
+        for name, value in flat(fields).items()
         if isinstance(refused.get(name), Mapping) and refused[name].get("value") == value
     ]
 
 
-def refused_names(field_errors: Iterable[Any], sent: Mapping[str, Any]) -> list[str]:
+def refused_fields(field_errors: Iterable[Any], sent: Mapping[str, Any]) -> dict[str, str]:
     """The fields of `sent` that a 422's `errors[].fieldName` name (`/cf_sla_status`,
-    `cf.cf_sla_status`, `priority`...); empty when the error names none of them."""
-    flat = {k for k in sent if k != "cf"} | set(sub_mapping(sent, "cf"))
-    names = []
+    `cf.cf_sla_status`, `priority`...), with Zoho's message for each; empty when the error names
+    none of them."""
+    names = flat(sent)
+    found: dict[str, str] = {}
     for error in field_errors:
         raw = str(getattr(error, "field_name", "") or "").strip("/ ")
         name = raw.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
-        if name in flat and name not in names:
-            names.append(name)
-    return names
+        if name in names and name not in found:
+            found[name] = str(getattr(error, "message", "") or "")
+    return found
 
 
 def merge_fields(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,19 @@ class Ledger:
         self.classify_window_s = classify_window_s
         self.notices_in_office_hours = notices_in_office_hours
 
+    @classmethod
+    def of(cls, container: Any, clock: Callable[[], datetime] | None = None) -> Ledger:
+        """The ledger of a running service (its policy, write-back mode and settings); `clock`
+        replaces the container's (the sweep evaluates a batch at one instant)."""
+        settings = container.settings
+        return cls(
+            container.policy,
+            clock or container.clock,
+            live=container.live,
+            classify_window_s=settings.classify_window_s,
+            notices_in_office_hours=settings.notice_office_hours,
+        )
+
     def lock(self, session: Session, ticket_id: str) -> TrackedTicket | None:
         return session.scalar(
             select(TrackedTicket).where(TrackedTicket.ticket_id == ticket_id).with_for_update()

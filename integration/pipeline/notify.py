@@ -24,6 +24,7 @@ from .step import ZOHO_FAILURES, Step
 log = logging.getLogger(__name__)
 
 CHAT_TIMEOUT_S = 5.0
+NOTICE_LEASE_S = 300
 
 
 def notice_marker(notice_id: int) -> str:
@@ -31,6 +32,11 @@ def notice_marker(notice_id: int) -> str:
 
 
 class NoticeSender(Step):
+    @property
+    def lease(self) -> timedelta:
+        """A notice is a tag, a comment (with a look for it on a retry) and a chat post."""
+        return timedelta(seconds=max(self.settings.worker_lease_s, NOTICE_LEASE_S))
+
     def process(self) -> int:
         now = self.c.clock()
         with db.transaction(self.c.sessions) as session:
@@ -39,7 +45,7 @@ class NoticeSender(Step):
                 Notice,
                 owner=self.owner,
                 now=now,
-                lease=timedelta(seconds=max(self.settings.worker_lease_s, 300)),
+                lease=self.lease,
                 limit=self.settings.worker_batch,
                 order_by=[Notice.available_at, Notice.id],
             )
@@ -85,10 +91,10 @@ class NoticeSender(Step):
         if not self.settings.notice_comments:
             return
         text = f"{row.text} [{notice_marker(row.id)}]"
-        if row.comment_attempts > 0 and self._already_posted(row):
+        if row.comment_attempts > 0 and self.find_comment(row.ticket_id, notice_marker(row.id)):
             return
         with db.transaction(self.c.sessions) as session:
-            until = self.c.clock() + timedelta(seconds=max(self.settings.worker_lease_s, 300))
+            until = self.c.clock() + self.lease
             if not claim.renew(session, Notice, row.id, owner=self.owner, until=until):
                 raise claim.LeaseLost(row.id)
             stored = session.get(Notice, row.id)
@@ -96,13 +102,6 @@ class NoticeSender(Step):
             stored.comment_attempts += 1  # the evidence, committed before the POST
         posted = desk.add_comment(row.ticket_id, text, public=False) or {}
         self._update(row, comment_id=str(posted.get("id") or "")[:32])
-
-    def _already_posted(self, row: Notice) -> bool:
-        marker = notice_marker(row.id)
-        for comment in self.c.desk.list_comments(row.ticket_id):  # type: ignore[union-attr]
-            if marker in f"{comment.get('content') or ''} {comment.get('plainText') or ''}":
-                return True
-        return False
 
     def _chat(self, row: Notice) -> bool:
         url = self.settings.chat_webhook_url.reveal()

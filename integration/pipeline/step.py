@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from .. import db
 from ..container import Container
@@ -79,6 +80,14 @@ class Step:
             self.settle(row, error=str(exc))
         else:
             self.settle(row, error=str(exc), final="failed")
+
+    def find_comment(self, ticket_id: str, marker: str) -> dict[str, Any] | None:
+        """The ticket's comment carrying `marker`, if an earlier attempt stored it in Zoho (its
+        answer lost): looked for before a comment is posted again."""
+        for comment in self.c.desk.list_comments(ticket_id):  # type: ignore[union-attr]
+            if marker in f"{comment.get('content') or ''} {comment.get('plainText') or ''}":
+                return comment
+        return None
 
     def ticket_gone(self, ticket_id: str) -> None:
         """Zoho answers 404 for the ticket (deleted, its webhook lost): stop tracking it, so the

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
-from .. import db
 from ..container import Container
-from ..models import InboxEvent, OutboxWrite, ProcessHeartbeat
+from ..health import beat
+from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
 from .notify import NoticeSender
@@ -51,13 +51,7 @@ class Worker:
         self.name = name
         self.owner = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._beat_at: datetime | None = None
-        self.ledger = Ledger(
-            container.policy,
-            container.clock,
-            live=container.live,
-            classify_window_s=self.settings.classify_window_s,
-            notices_in_office_hours=self.settings.notice_office_hours,
-        )
+        self.ledger = Ledger.of(container)
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
         self.notifier = NoticeSender(container, self.ledger, self.owner)
@@ -127,11 +121,4 @@ class Worker:
         log.info("worker %s stopped", self.owner)
 
     def heartbeat(self) -> None:
-        now = self.c.clock()
-        insert = db.insert_for(self.c.engine.dialect.name)
-        statement = insert(ProcessHeartbeat).values(name=self.name, beat_at=now, detail=self.owner)
-        statement = statement.on_conflict_do_update(
-            index_elements=["name"], set_={"beat_at": now, "detail": self.owner}
-        )
-        with db.transaction(self.c.sessions) as session:
-            session.execute(statement)
+        beat(self.c.sessions, self.name, self.owner, self.c.clock())

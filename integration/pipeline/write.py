@@ -28,7 +28,15 @@ from .. import db
 from ..models import OutboxWrite
 from ..zoho import InvalidData
 from . import claim
-from .fields import changed_fields, merge_fields, refused_names, still_refused, without
+from .fields import (
+    changed_fields,
+    comment_marker,
+    flat,
+    merge_fields,
+    refused_fields,
+    still_refused,
+    without,
+)
 from .ledger import DRY_RUN_COMMENT, as_json
 from .observe import ANSWER, WRITE, observe
 from .step import ZOHO_FAILURES, Step
@@ -133,15 +141,13 @@ class OutboxWriter(Step):
             try:
                 answer = desk.update_ticket(row.ticket_id, diff)
             except InvalidData as exc:
-                names = refused_names(exc.field_errors, diff)
-                if not names:
+                refusals = refused_fields(exc.field_errors, diff)
+                if not refusals:
                     raise
-                reasons = {e.field_name.strip("/ ").rsplit("/", 1)[-1]: e for e in exc.field_errors}
-                flat = {k: v for k, v in diff.items() if k != "cf"} | dict(diff.get("cf", {}))
-                for name in names:
-                    error = reasons.get(name)
-                    reason = error.message if error is not None else exc.message
-                    refused[name] = {"value": flat.get(name), "reason": reason}
+                sent = flat(diff)
+                for name, reason in refusals.items():
+                    refused[name] = {"value": sent.get(name), "reason": reason or exc.message}
+                names = list(refusals)
                 log.warning("ticket %s: Zoho refused %s (%s)", row.ticket_id, names, exc)
                 diff = without(diff, names)
                 continue
@@ -186,7 +192,8 @@ class OutboxWriter(Step):
             if ticket is None or ticket.comment_posted:
                 return False
             tried_before = ticket.comment_attempts > 0
-        found = self._find_posted(row) if tried_before else None
+        marker = comment_marker(row.ticket_id)
+        found = self.find_comment(row.ticket_id, marker) if tried_before else None
         posted = found is None
         if found is None:
             with db.transaction(self.c.sessions) as session:
@@ -205,17 +212,6 @@ class OutboxWriter(Step):
                 ticket.comment_posted = True
                 ticket.comment_id = str(found.get("id") or "")[:32]
         return posted
-
-    def _find_posted(self, row: OutboxWrite) -> dict[str, Any] | None:
-        """The assignment comment, if an earlier attempt stored it in Zoho."""
-        from .fields import comment_marker
-
-        marker = comment_marker(row.ticket_id)
-        for comment in self.c.desk.list_comments(row.ticket_id):  # type: ignore[union-attr]
-            text = f"{comment.get('content') or ''} {comment.get('plainText') or ''}"
-            if marker in text:
-                return comment
-        return None
 
     def _sent(
         self,

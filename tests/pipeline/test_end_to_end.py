@@ -9,7 +9,7 @@ Policy: the shipped Ignus policy. High = 1 h response, 1–3 days resolution on 
 from __future__ import annotations
 
 from integration.zoho.fake_server import event
-from tests.pipeline.conftest import Service, mx, running_service
+from tests.pipeline.conftest import Service, claim_write, mx, running_service
 from tests.rules.helpers import policy_with
 
 SPAM = "Ataque masivo de SPAM"  # a seed example: High
@@ -174,24 +174,12 @@ def test_a_new_ticket_heard_first_through_an_update_is_still_classified(service:
 def test_a_write_in_flight_is_decided_again_at_send_time_and_the_comment_posted_once(
     service: Service,
 ) -> None:
-    from integration import db
-    from integration.models import OutboxWrite
-    from integration.pipeline import claim as queue
     from integration.pipeline.worker import Worker
 
     ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
     sender, applier = Worker(service.container), Worker(service.container)
     applier.process_events()
-    with db.transaction(service.container.sessions) as session:  # the sender takes the write
-        [in_flight] = queue.claim(
-            session,
-            OutboxWrite,
-            owner=sender.owner,
-            now=service.clock(),
-            lease=sender.writer.lease,
-            limit=10,
-            order_by=[OutboxWrite.ticket_id],
-        )
+    in_flight = claim_write(service, sender)  # the sender takes the write
     service.clock.set(mx("2026-11-30 08:10"))  # before the response is due (08:30)
     service.agent_update(ticket["id"], status="Waiting on customer")
     applier.process_events()  # new values coalesce into the row being sent
