@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_classify.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

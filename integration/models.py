@@ -139,6 +139,8 @@ class TrackedTicket(Base):
     comment_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # JSON: vendor -> seconds waited on it (third-party tickets), as of `updated_at`
     vendor_waits: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # The subject it was classified on (for `sla overrides`: what agents corrected, and why)
+    subject: Mapped[str] = mapped_column(String(255), default="", server_default="")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -253,4 +255,22 @@ class Cursor(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PriorityOverride(Base):
+    """An agent changed the priority the service had set: one row per ticket, the agent's latest
+    choice, so Ignus can review its rules and grow the classification corpus."""
+
+    __tablename__ = "priority_overrides"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_number: Mapped[str] = mapped_column(String(32), default="")
+    rule_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    vendor: Mapped[str] = mapped_column(String(64), default="")
+    classified_priority: Mapped[str] = mapped_column(String(32))
+    agent_priority: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the first change
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -122,7 +122,8 @@ def test_classify_json_names_rule_and_evidence(capsys) -> None:  # type: ignore[
         "vendor": None,
         "rule": "high-spam-attack",
         "rule_description": "Ataque masivo de SPAM / massive spam attack",
-        "evidence": ['subject contains "ataque masivo de spam"'],
+        "confidence": "high",
+        "evidence": ['spam: "spam" in the subject', 'volume: "ataque" in the subject'],
     }
 
 
@@ -147,3 +148,32 @@ def test_the_module_entry_point_exits_2_on_a_bad_priority() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
+
+
+def test_classify_eval_prints_accuracy_per_priority_and_kind_and_the_confusion(
+    capsys, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text(
+        "subject,description,priority,kind,vendor,note\n"
+        "Se cayó el servidor,,Urgent,standard,,\n"
+        "Factura de octubre,,Medium,standard,,\n"
+        "Renovar licencia Zoho One,,Medium,third_party,Zoho,\n"
+        "Factura de noviembre,,Low,standard,,a wrong label on purpose\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "sla", "classify", "--eval", str(corpus))
+    assert code == 0
+    assert "accuracy: 3/4 = 75.0%" in out
+    assert "  Low             0/1      0.0%" in out
+    assert "  third_party     1/1    100.0%" in out
+    assert "confusion (rows: expected, columns: got):" in out
+    assert "line 5: 'Factura de noviembre': expected Low, got Medium (default)" in out
+    code, _, _ = run(capsys, "sla", "classify", "--eval", str(corpus), "--min-accuracy", "0.8")
+    assert code == 1
+
+
+def test_classify_eval_names_a_missing_file(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "sla", "classify", "--eval", str(tmp_path / "none.csv"))
+    assert code == 2
+    assert "none.csv: no such file" in err

@@ -24,8 +24,9 @@ from ..rules import (
     explain,
     load_policy,
 )
+from ..rules.accuracy import evaluate as evaluate_corpus
 from ..rules.deadlines import Deadline
-from ..rules.policy import KINDS
+from ..rules.policy import KINDS, Policy
 from .base import UserError, cli, clock_of
 
 
@@ -171,27 +172,48 @@ def _hold(text: str, tz: ZoneInfo) -> Hold:
 
 
 @sla.command("classify")
-@click.option("--subject", required=True)
-@click.option("--description", default="")
-@click.option("--category", default=None)
+@click.argument("text", required=False)
+@click.option("--subject", help="the ticket's subject (or give it as the argument)")
+@click.option("--description", default="", help="the ticket's description")
+@click.option("--category", default=None, help="the ticket's category")
 @click.option("--field", "extra", multiple=True, help="NAME=VALUE of another ticket field")
-@click.option("--policy", "policy_path")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--eval",
+    "eval_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="a labelled corpus CSV: print accuracy per priority and kind and the confusion matrix",
+)
+@click.option("--min-accuracy", type=float, help="with --eval: exit 1 below this share (0-1)")
+@click.option("--quiet", is_flag=True, help="with --eval: leave out the list of misses")
+@click.option("--policy", "policy_path", help="policy TOML (default: SLA_POLICY_FILE or shipped)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def classify_command(
-    subject: str,
+    text: str | None,
+    subject: str | None,
     description: str,
     category: str | None,
     extra: tuple[str, ...],
+    eval_files: tuple[str, ...],
+    min_accuracy: float | None,
+    quiet: bool,
     policy_path: str | None,
     as_json: bool,
 ) -> None:
-    """Which priority and kind a request gets, by which rule, on what evidence."""
+    """Which priority and kind a request gets, by which rule, on what evidence; or, with --eval,
+    how a labelled corpus fares."""
     policy = _policy(policy_path)
+    if eval_files:
+        _evaluate(policy, eval_files, min_accuracy, quiet, as_json)
+        return
+    subject = subject if subject is not None else text
+    if subject is None:
+        raise UserError("give the subject (as the argument or --subject), or --eval FILE")
     fields: dict[str, str | None] = {"category": category}
-    for text in extra:
-        name, sep, value = text.partition("=")
+    for item in extra:
+        name, sep, value = item.partition("=")
         if not sep:
-            raise UserError(f'--field: "{text}" is not NAME=VALUE')
+            raise UserError(f'--field: "{item}" is not NAME=VALUE')
         fields[name.strip()] = value
     result = classify(policy, Request(subject=subject, description=description, fields=fields))
     body = {
@@ -200,10 +222,138 @@ def classify_command(
         "vendor": result.vendor or None,
         "rule": result.rule_id,
         "rule_description": result.description,
+        "confidence": result.confidence,
         "evidence": list(result.evidence),
     }
-    if as_json:
-        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
-    else:
+    if not as_json:
         for key, value in body.items():
-            click.echo(f"{key}: {value}")
+            if isinstance(value, list):
+                click.echo(f"{key}:")
+                for line in value:
+                    click.echo(f"  - {line}")
+            else:
+                click.echo(f"{key}: {'-' if value is None else value}")
+        return
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _evaluate(
+    policy: Policy, files: tuple[str, ...], minimum: float | None, quiet: bool, as_json: bool
+) -> None:
+    from ..corpus import CorpusError, read_corpus
+
+    results = {}
+    for path in files:
+        try:
+            examples = read_corpus(path, policy)
+        except CorpusError as exc:
+            raise UserError(str(exc)) from None
+        results[path] = evaluate_corpus(policy, examples)
+    if as_json:
+        click.echo(json.dumps({p: e.as_dict() for p, e in results.items()}, ensure_ascii=False))
+    else:
+        for path, evaluation in results.items():
+            click.echo(f"== {path}")
+            click.echo(evaluation.render(show_misses=not quiet))
+            click.echo("")
+    if minimum is not None:
+        low = [p for p, e in results.items() if e.accuracy < minimum]
+        if low:
+            raise click.exceptions.Exit(1)
+
+
+@sla.command("overrides")
+@click.option("--since", help="only tickets created (and overrides made) on or after DATE")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False),
+    help="write the overridden subjects as a corpus CSV, labelled with the agents' priority",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.pass_context
+def overrides_command(
+    ctx: click.Context, since: str | None, export_path: str | None, as_json: bool
+) -> None:
+    """How often agents changed the priority the service set, per rule, and on which subjects."""
+    from sqlalchemy import func, select
+
+    from ..corpus import write_corpus
+    from ..models import PriorityOverride, TrackedTicket
+    from .base import container_of
+
+    container = container_of(ctx)
+    policy = container.policy
+    start = None
+    if since:
+        start = parse_instant(
+            since if "T" in since else f"{since}T00:00", policy.tz, "--since"
+        ).astimezone(UTC)
+    with container.sessions() as session:
+        classified = select(TrackedTicket.rule_id, func.count()).group_by(TrackedTicket.rule_id)
+        changed = select(PriorityOverride).where(
+            PriorityOverride.agent_priority != PriorityOverride.classified_priority
+        )
+        if start is not None:
+            classified = classified.where(TrackedTicket.created_at >= start)
+            changed = changed.where(PriorityOverride.changed_at >= start)
+        totals = dict(session.execute(classified).all())
+        rows = session.scalars(changed.order_by(PriorityOverride.changed_at)).all()
+    per_rule: dict[str, int] = {}
+    for row in rows:
+        per_rule[row.rule_id] = per_rule.get(row.rule_id, 0) + 1
+    rules = [
+        {
+            "rule": rule,
+            "tickets": totals.get(rule, 0),
+            "overridden": per_rule.get(rule, 0),
+            "rate": round(per_rule.get(rule, 0) / totals[rule], 4) if totals.get(rule) else None,
+        }
+        for rule in sorted(set(totals) | set(per_rule))
+    ]
+    overridden = [
+        {
+            "ticket": row.ticket_number or row.ticket_id,
+            "subject": row.subject,
+            "rule": row.rule_id,
+            "from": row.classified_priority,
+            "to": row.agent_priority,
+            "changed_at": iso_z(row.changed_at),
+        }
+        for row in rows
+    ]
+    if export_path:
+        count = write_corpus(
+            export_path,
+            (
+                {
+                    "subject": row.subject,
+                    "priority": row.agent_priority,
+                    "kind": row.kind,
+                    "vendor": row.vendor,
+                    "note": f"agent override of rule {row.rule_id} "
+                    f"({row.classified_priority} -> {row.agent_priority}) on ticket "
+                    f"{row.ticket_number or row.ticket_id}",
+                }
+                for row in rows
+            ),
+        )
+        if not as_json:
+            click.echo(
+                f"wrote {count} overridden subjects to {export_path} (review before merging)"
+            )
+    if as_json:
+        click.echo(json.dumps({"rules": rules, "overrides": overridden}, ensure_ascii=False))
+        return
+    click.echo(f"{'rule':<30} {'tickets':>8} {'overridden':>11} {'rate':>7}")
+    for item in rules:
+        rate = "-" if item["rate"] is None else f"{item['rate']:.1%}"
+        click.echo(f"{item['rule']:<30} {item['tickets']:>8} {item['overridden']:>11} {rate:>7}")
+    if overridden:
+        click.echo("")
+        click.echo("overridden subjects:")
+        for item in overridden:
+            click.echo(
+                f"  #{item['ticket']} {item['from']} -> {item['to']} ({item['rule']}): "
+                f"{item['subject']!r} at {item['changed_at']}"
+            )

@@ -155,6 +155,12 @@ _COMMENT = {
         "due": "Resolución comprometida: {when}",
         "none": "sin fecha ({note})",
         "footer": "Calculado por el servicio de SLA (política {version}).",
+        "check": {
+            "low": "Confianza baja: ninguna regla coincidió y se aplicó la prioridad por omisión. "
+            "Por favor revise la prioridad.",
+            "medium": "Confianza media: reglas de otra prioridad también coincidieron. "
+            "Por favor revise la prioridad.",
+        },
         "kinds": {
             "standard": "estándar",
             "third_party": "depende de un tercero ({vendor}): se da seguimiento a la espera",
@@ -173,6 +179,12 @@ _COMMENT = {
         "due": "Resolution due: {when}",
         "none": "no date ({note})",
         "footer": "Computed by the SLA service (policy {version}).",
+        "check": {
+            "low": "Low confidence: no rule matched and the default priority applies. "
+            "Please check the priority.",
+            "medium": "Medium confidence: rules of another priority also matched. "
+            "Please check the priority.",
+        },
         "kinds": {
             "standard": "standard",
             "third_party": "depends on a third party ({vendor}): the wait is followed up",
@@ -211,12 +223,14 @@ def assignment_comment(
 
     kind = str(words["kinds"][classification.kind]).format(vendor=classification.vendor or "-")  # type: ignore[index]
     title = str(words["title"]).format(priority=shown)
+    checks: dict[str, str] = words["check"]  # type: ignore[assignment]
     lines = [
         f"{title} [{marker}]" if marker else title,
         str(words["rule"]).format(
             rule=classification.rule_id, description=classification.description
         ),
         str(words["evidence"]).format(evidence="; ".join(classification.evidence)),
+        *([str(checks[classification.confidence])] if classification.confidence in checks else []),
         str(words["kind"]).format(kind=kind),
         str(words["calendar"]).format(calendar=deadlines.calendar, tz=tz.key),
         str(words["response"]).format(when=when(deadlines.response)),

@@ -17,7 +17,14 @@ from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
-from ..models import AuditEntry, InboxEvent, OutboxWrite, TicketObservation, TrackedTicket
+from ..models import (
+    AuditEntry,
+    InboxEvent,
+    OutboxWrite,
+    PriorityOverride,
+    TicketObservation,
+    TrackedTicket,
+)
 from ..models import Notice as NoticeRow
 from ..rules import (
     Classification,
@@ -28,6 +35,7 @@ from ..rules import (
     evaluate,
     vendor_wait_seconds,
 )
+from ..rules.classify import confidence_of
 from ..rules.notices import Notice, plan_notices
 from . import claim as queue
 from .fields import (
@@ -138,6 +146,7 @@ class Ledger:
                 rule_id=result.rule_id,
                 priority=result.priority,
                 evidence=as_json(list(result.evidence)),
+                subject=str(snapshot.get("subject") or "")[:255],
                 comment_posted=False,
                 comment_attempts=0,
                 comment_id="",
@@ -296,6 +305,8 @@ class Ledger:
         status = evaluate(history, deadlines, now)
         agent_changed = len(history.priorities) > 1
         zoho_priority = None if agent_changed else deadlines.priority.zoho_value
+        if agent_changed:
+            self._record_override(session, ticket, history.priorities[1].at, deadlines)
         department = next(
             (
                 o.department_id
@@ -364,6 +375,35 @@ class Ledger:
         self._store(session, outbox, ticket.ticket_id, wanted, comment, now, queue.PENDING)
         return f"{status.status}; queued the decision for write-back" + (
             " with the explaining comment" if comment else ""
+        )
+
+    def _record_override(
+        self, session: Session, ticket: TrackedTicket, first_change: datetime, deadlines: Any
+    ) -> None:
+        """The agent overrode the service's priority: one row per ticket (insert, or the agent's
+        latest choice), only when something changed, so a recompute costs a statement only for
+        tickets agents corrected."""
+        agent_priority = deadlines.priority.key
+        if ticket.priority == agent_priority and ticket.policy_version:
+            return  # recorded when the change was first seen
+        insert = db.insert_for(session.get_bind().dialect.name)
+        statement = insert(PriorityOverride).values(
+            ticket_id=ticket.ticket_id,
+            ticket_number=ticket.ticket_number,
+            rule_id=ticket.rule_id,
+            subject=ticket.subject,
+            kind=ticket.kind,
+            vendor=ticket.vendor,
+            classified_priority=ticket.classified_priority,
+            agent_priority=agent_priority,
+            changed_at=first_change,
+            updated_at=self.clock(),
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["ticket_id"],
+                set_={"agent_priority": agent_priority, "updated_at": self.clock()},
+            )
         )
 
     def _notices(
@@ -491,6 +531,7 @@ class Ledger:
             rule_id=ticket.rule_id,
             evidence=evidence,
             description=rule.description if rule else "default priority of the policy",
+            confidence=confidence_of(ticket.rule_id, evidence),
         )
 
     def audit(

@@ -23,6 +23,7 @@ from .calendar import (
     parse_clock,
     parse_window,
 )
+from .concepts import STEMMERS, Concept, ConceptMatcher, Language, Stemmer, Term, parse_term
 from .durations import Duration, DurationError, parse_duration, parse_range
 from .text import normalize
 
@@ -98,8 +99,11 @@ class Rule:
     vendor: str = ""
     description: str = ""
     fields: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, normalized accepted values)
-    keywords: tuple[str, ...] = ()  # as written; "*" at the end = any word starting so
-    exclude: tuple[str, ...] = ()
+    # The rule holds when one group of `when` holds (every concept of the group found) or, for
+    # rules written with plain keywords, one keyword appears; a concept of `unless` vetoes it.
+    # Keywords are kept as the concepts "<rule id>" and "<rule id>.exclude".
+    when: tuple[tuple[str, ...], ...] = ()
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,14 @@ class Policy:
     plans: tuple[DedicatedPlan, ...] = ()
     kinds: KindSettings = field(default_factory=KindSettings)
     fields: FieldNames = field(default_factory=FieldNames)
+    language_settings: Language = field(default_factory=Language)
+    concepts: tuple[Concept, ...] = ()
+    subject_first: bool = True
+
+    @cached_property
+    def matcher(self) -> ConceptMatcher:
+        """The compiled concepts (built once per loaded policy)."""
+        return ConceptMatcher(self.language_settings, self.concepts)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -277,6 +289,13 @@ def parse_policy(data: dict[str, Any]) -> Policy:
     _check_timezone(timezone, head.key("timezone"))
     calendars = _calendars(root.table("calendars"), timezone)
     priorities = _priorities(root.table("priorities"), calendars)
+    classification = root.table("classification", {})
+    language = _language(classification)
+    stemmer = Stemmer(language.stemmers)
+    concepts = _concepts(root.table("concepts", {}), language, stemmer)
+    rules, keyword_concepts = _rules(
+        root.get("rules", list, []), priorities, {c.name for c in concepts}, language, stemmer
+    )
     return Policy(
         name=head.get("name", str),
         version=head.get("version", str),
@@ -286,10 +305,13 @@ def parse_policy(data: dict[str, Any]) -> Policy:
         readings=_readings(root.table("readings", {})),
         calendars=calendars,
         priorities=priorities,
-        rules=_rules(root.get("rules", list, []), priorities),
+        rules=rules,
         plans=_plans(root.get("dedicated_plans", list, []), priorities, calendars),
         kinds=_kinds(root.table("kinds", {})),
         fields=_fields(root.table("fields", {})),
+        language_settings=language,
+        concepts=(*concepts, *keyword_concepts),
+        subject_first=classification.get("subject_first", bool, True),
     )
 
 
@@ -489,8 +511,92 @@ def _fields(reader: _Reader) -> FieldNames:
     return FieldNames(**values)
 
 
-def _rules(entries: list[Any], priorities: dict[str, Priority]) -> tuple[Rule, ...]:
+def _language(reader: _Reader) -> Language:
+    stemmers = reader.strings("stemmers", list(STEMMERS))
+    for name in stemmers:
+        if name not in STEMMERS:
+            raise PolicyError(
+                f'{reader.key("stemmers")}: "{name}" is not one of {", ".join(STEMMERS)}'
+            )
+    counts = {}
+    for name, low in (
+        ("negation_window", 0),
+        ("typo_min_length", 3),
+        ("term_gap", 0),
+        ("description_chars", 0),
+    ):
+        value = reader.get(name, int, getattr(Language, name))
+        if value < low:
+            raise PolicyError(f"{reader.key(name)}: {value} is below {low}")
+        counts[name] = value
+    return Language(
+        stemmers=stemmers,
+        ignore=frozenset(normalize(w) for w in reader.strings("ignore")),
+        negators=frozenset(normalize(w) for w in reader.strings("negators")),
+        **counts,
+    )
+
+
+def _terms(reader: _Reader, name: str, language: Language, stemmer: Stemmer) -> tuple[Term, ...]:
+    terms = []
+    for text in reader.strings(name):
+        try:
+            term = parse_term(text, language, stemmer)
+        except ValueError as exc:
+            raise PolicyError(f"{reader.key(name)}: {exc}") from None
+        if term is None:
+            raise PolicyError(f'{reader.key(name)}: "{text}" has no word to match')
+        terms.append(term)
+    return tuple(terms)
+
+
+def _concepts(reader: _Reader, language: Language, stemmer: Stemmer) -> list[Concept]:
+    concepts = []
+    for name in reader.data:
+        item = reader.table(name)
+        terms = _terms(item, "terms", language, stemmer)
+        if not terms:
+            raise PolicyError(f"{item.key('terms')}: a concept needs terms")
+        concepts.append(
+            Concept(
+                name,
+                item.get("description", str, ""),
+                terms,
+                negatable=item.get("negatable", bool, False),
+            )
+        )
+    return concepts
+
+
+def _groups(reader: _Reader, name: str, known: set[str]) -> tuple[tuple[str, ...], ...]:
+    """`when = ["a", "b"]` (one group) or `when = [["a", "b"], ["c"]]` (any of the groups)."""
+    raw = reader.get(name, list, [])
+    groups = [raw] if all(isinstance(v, str) for v in raw) else raw
+    result = []
+    for group in groups:
+        if isinstance(group, str):
+            group = [group]
+        if not isinstance(group, list) or not all(isinstance(v, str) for v in group):
+            raise PolicyError(f"{reader.key(name)}: {group!r} is not a list of concept names")
+        for concept in group:
+            if concept not in known:
+                raise PolicyError(
+                    f'{reader.key(name)}: "{concept}" is not a concept of this policy'
+                )
+        if group:
+            result.append(tuple(group))
+    return tuple(result)
+
+
+def _rules(
+    entries: list[Any],
+    priorities: dict[str, Priority],
+    known: set[str],
+    language: Language,
+    stemmer: Stemmer,
+) -> tuple[tuple[Rule, ...], list[Concept]]:
     rules = []
+    extra: list[Concept] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         item = _Reader(entry, f"rules[{i}]")
@@ -511,9 +617,20 @@ def _rules(entries: list[Any], priorities: dict[str, Priority]) -> tuple[Rule, .
             values = match.get(name, (str, list))
             values = [values] if isinstance(values, str) else values
             conditions.append((name, tuple(normalize(str(v)) for v in values)))
-        keywords = tuple(k for k in item.strings("keywords") if normalize(k))
-        if not conditions and not keywords:
-            raise PolicyError(f"{item.path}: a rule needs `match` fields or `keywords`")
+        when = _groups(item, "when", known)
+        unless = _groups(item, "unless", known)
+        keywords = _terms(item, "keywords", language, stemmer)
+        if keywords:
+            extra.append(Concept(rule_id, "keywords of the rule", keywords))
+            when = (*when, (rule_id,))
+        exclude = _terms(item, "exclude", language, stemmer)
+        if exclude:
+            extra.append(Concept(f"{rule_id}.exclude", "excluded keywords of the rule", exclude))
+            unless = (*unless, (f"{rule_id}.exclude",))
+        if not conditions and not when:
+            raise PolicyError(
+                f"{item.path}: a rule needs `match` fields, `when` concepts or `keywords`"
+            )
         rules.append(
             Rule(
                 id=rule_id,
@@ -522,11 +639,11 @@ def _rules(entries: list[Any], priorities: dict[str, Priority]) -> tuple[Rule, .
                 vendor=vendor,
                 description=item.get("description", str, ""),
                 fields=tuple(conditions),
-                keywords=keywords,
-                exclude=item.strings("exclude"),
+                when=when,
+                unless=tuple(c for group in unless for c in group),
             )
         )
-    return tuple(rules)
+    return tuple(rules), extra
 
 
 def _plans(

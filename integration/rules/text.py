@@ -16,11 +16,3 @@ def normalize(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NON_WORD.sub(" ", stripped.replace("ñ", "n")).strip()
-
-
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """Whole words of a normalized keyword; a trailing "*" matches any word starting with it."""
-    prefix = keyword.endswith("*")
-    words = normalize(keyword.rstrip("*"))
-    tail = r"[a-z0-9]*" if prefix else ""
-    return re.compile(rf"(?<![a-z0-9]){re.escape(words)}{tail}(?![a-z0-9])")

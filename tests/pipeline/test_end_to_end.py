@@ -41,6 +41,24 @@ def test_ticket_add_ends_in_one_patch_and_one_private_comment(service: Service) 
     assert "lun 30 nov 2026 08:30" in comment["content"]
 
 
+def test_a_ticket_no_rule_matched_asks_the_agent_to_check_the_priority(service: Service) -> None:
+    ticket = service.add(subject="Factura de octubre", createdTime="2026-11-30T16:00:00.000Z")
+    service.clock.set(mx("2026-11-30 10:01"))
+    service.work()
+    [comment] = service.desk.comments[ticket["id"]]
+    assert "Prioridad asignada: Media" in comment["content"]
+    assert "ninguna regla coincidió" in comment["content"]
+    assert "Por favor revise la prioridad." in comment["content"]
+
+
+def test_a_clear_match_does_not_ask_for_a_check(service: Service) -> None:
+    ticket = service.add(subject=SPAM, createdTime="2026-11-30T16:00:00.000Z")
+    service.clock.set(mx("2026-11-30 10:01"))
+    service.work()
+    [comment] = service.desk.comments[ticket["id"]]
+    assert "revise la prioridad" not in comment["content"]
+
+
 def test_hold_then_resume_moves_deadlines_by_the_held_business_time(service: Service) -> None:
     ticket = service.add(subject=SPAM, createdTime="2026-11-28T00:30:00.000Z")
     service.work()

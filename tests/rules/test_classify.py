@@ -66,7 +66,10 @@ def test_policy_examples_are_classified(subject: str, priority: str, kind: str) 
 def test_matching_ignores_case_accents_and_html() -> None:
     result = classify(POLICY, Request(subject="hola", description="<p>¡SERVICIO CAÍDO!</p>"))
     assert result.rule_id == "urgent-service-down"
-    assert result.evidence == ('description contains "servicio caido"',)
+    assert result.evidence == (
+        'service: "servicio" in the description',
+        'outage: "caido" in the description',
+    )
 
 
 def test_keywords_match_whole_words_only() -> None:
@@ -108,7 +111,12 @@ def test_field_rules_match_zoho_fields_before_keywords() -> None:
     fields = {"department": "Soporte vip", "channel": "phone"}
     result = classify(policy, Request(subject="sitio caido", fields=fields))
     assert result.rule_id == "vip-department"
-    assert result.evidence == ('department = "soporte vip"', 'channel = "phone"')
+    assert result.evidence == (
+        'department = "soporte vip"',
+        'channel = "phone"',
+        "also matched: anything-down",
+    )
+    assert result.confidence == "medium"  # another rule, of another priority, also held
     other = classify(policy, Request(subject="sitio caido", fields={"department": "Ventas"}))
     assert other.rule_id == "anything-down"
 

@@ -60,7 +60,7 @@ def test_priorities_are_known_in_spanish_and_english_any_case(name: str) -> None
             'readings.priority_change: "sometimes" is not one of restart_at_change, from_creation',
         ),
         (
-            {"rules": [{"id": "x", "priority": "Critical", "keywords": ["a"]}]},
+            {"rules": [{"id": "x", "priority": "Critical", "keywords": ["caido"]}]},
             'rules.x.priority: "Critical" is not a priority of this policy',
         ),
         (
