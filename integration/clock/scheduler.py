@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
 from ..health import beat
+from ..metrics import JOB_PREFIX
 from .sweep import sweep_once
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class ClockProcess:
     def sweep(self) -> None:
         try:
             sweep_once(self.c)
+            self.succeeded("sweep")
         except DBAPIError as exc:
             log.warning("sweep skipped, database unavailable (%s)", type(exc.orig).__name__)
 
@@ -100,9 +102,14 @@ class ClockProcess:
         from .poll import poll_once
 
         try:
-            poll_once(self.c)
+            if not poll_once(self.c).stopped:  # stopped: Zoho or the database said no
+                self.succeeded("poll")
         except DBAPIError as exc:
             log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
+
+    def succeeded(self, job: str) -> None:
+        """The job's last success, a heartbeat row of its own (`/metrics` shows its time)."""
+        beat(self.c.sessions, JOB_PREFIX + job, self.owner, self.c.clock())
 
     def heartbeat(self) -> None:
         try:
