@@ -430,6 +430,23 @@ class Settings:
         "10",
         "/metrics reuses the database figures it read this recently (0: read on every scrape)",
     )
+    retention_days: int = _setting(
+        "RETENTION_DAYS",
+        _int_between(0, 36500),
+        "90",
+        "done inbox events, audit rows, and the observations of tickets closed or deleted and "
+        "quiet this long are pruned (0: keep forever)",
+    )
+    retention_batch: int = _setting(
+        "RETENTION_BATCH", _int_between(1, 100_000), "1000", "rows deleted per transaction"
+    )
+    clock_prune_interval_s: int = _setting(
+        "CLOCK_PRUNE_INTERVAL_S",
+        _int_between(60, 7 * 86400),
+        "3600",
+        "how often the clock prunes what RETENTION_DAYS no longer keeps",
+    )
+
     @property
     def zoho_credentials_missing(self) -> list[str]:
         """The Zoho credentials not set when some OAuth credential is: a half-configured live

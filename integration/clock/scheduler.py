@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from ..container import Container
 from ..health import beat
 from ..metrics import JOB_PREFIX
+from .retention import prune_once
 from .sweep import sweep_once
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,13 @@ class ClockProcess:
         except DBAPIError as exc:
             log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
 
+    def prune(self) -> None:
+        try:
+            prune_once(self.c)
+            self.succeeded("prune")
+        except DBAPIError as exc:
+            log.warning("prune skipped, database unavailable (%s)", type(exc.orig).__name__)
+
     def succeeded(self, job: str) -> None:
         """The job's last success, a heartbeat row of its own (`/metrics` shows its time)."""
         beat(self.c.sessions, JOB_PREFIX + job, self.owner, self.c.clock())
@@ -137,6 +145,11 @@ class ClockProcess:
             self.sweep, "interval", seconds=settings.clock_interval_s, id="sweep",
             next_run_time=now,
         )  # fmt: skip
+        if settings.retention_days > 0:
+            scheduler.add_job(
+                self.prune, "interval", seconds=settings.clock_prune_interval_s, id="prune",
+                next_run_time=now,
+            )  # fmt: skip
         if settings.clock_poll_interval_s > 0:
             scheduler.add_job(
                 self.poll, "interval", seconds=settings.clock_poll_interval_s, id="poll",
