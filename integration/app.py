@@ -1,20 +1,30 @@
 """The web application: `create_app(config=None, **overrides)` builds the container (see
-`container.py`) and puts the health and webhook endpoints in front of it.
+`container.py`) and puts the health, metrics and webhook endpoints in front of it.
+
+`create_app()` with no config is the production entry (gunicorn's app factory): it reads the
+environment and configures logging (`LOG_LEVEL`, `LOG_FORMAT`). Tests pass their settings and
+keep their own logging.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import logs, metrics
 from .config import Settings
 from .container import build_container
 from .health import run_checks
 from .pipeline.receive import bp as webhooks_bp
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_GIVEN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 health_bp = Blueprint("health", __name__)
 
@@ -33,11 +43,44 @@ def readyz():  # type: ignore[no-untyped-def]
     return jsonify(body), 200 if ok else 503
 
 
+@health_bp.get("/metrics")
+def metrics_endpoint():  # type: ignore[no-untyped-def]
+    body = metrics.scrape(current_app.extensions["integration"])
+    return Response(body, mimetype=None, content_type=metrics.CONTENT_TYPE)
+
+
+def _start_request() -> None:
+    """The request's id: the caller's `X-Request-ID` when it is a plain token, else a new one;
+    every log line of the request carries it, and so does the answer."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = given if _GIVEN_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id_token = logs.request_id.set(rid)
+    g.request_id = rid
+
+
+def _end_request(response: Response) -> Response:
+    rid = g.get("request_id")
+    if rid:
+        response.headers[REQUEST_ID_HEADER] = rid
+    return response
+
+
+def _forget_request(_exc: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        logs.request_id.reset(token)
+
+
 def create_app(config: Settings | Mapping[str, str] | None = None, **overrides: Any) -> Flask:
     container = build_container(config, **overrides)
+    if config is None:  # the process's entry (gunicorn): its logging is ours to set
+        logs.configure_logging(container.settings.log_level, container.settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = container.settings.webhook_max_body_bytes
     app.extensions["integration"] = container
+    app.before_request(_start_request)
+    app.after_request(_end_request)
+    app.teardown_request(_forget_request)
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     app.register_error_handler(HTTPException, _json_http_error)

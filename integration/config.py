@@ -398,6 +398,82 @@ class Settings:
         'Slack-compatible incoming webhook for warnings and breaches (JSON {"text": ...})',
     )
 
+    ready_inbox_max_age_s: int = _setting(
+        "READY_INBOX_MAX_AGE_S",
+        _int_between(0, 7 * 86400),
+        "900",
+        "/readyz fails while the oldest pending event has waited longer than this (0: report only)",
+    )
+    ready_outbox_max_failed: int = _setting(
+        "READY_OUTBOX_MAX_FAILED",
+        _int_between(0, 1_000_000),
+        "50",
+        "/readyz fails while more write-backs than this are failed (0: report only)",
+    )
+    ready_worker_max_age_s: int = _setting(
+        "READY_WORKER_MAX_AGE_S",
+        _int_between(0, 86400),
+        "120",
+        "/readyz fails while the worker's last heartbeat (every 10 s) is older than this "
+        "(0: report only)",
+    )
+    ready_clock_max_age_s: int = _setting(
+        "READY_CLOCK_MAX_AGE_S",
+        _int_between(0, 86400),
+        "300",
+        "/readyz fails while the clock's last heartbeat (every 10 s) is older than this "
+        "(0: report only)",
+    )
+    metrics_cache_s: float = _setting(
+        "METRICS_CACHE_S",
+        _float_between(0, 3600),
+        "10",
+        "/metrics reuses the database figures it read this recently (0: read on every scrape)",
+    )
+    retention_days: int = _setting(
+        "RETENTION_DAYS",
+        _int_between(0, 36500),
+        "90",
+        "done inbox events, audit rows, and the observations of tickets closed or deleted and "
+        "quiet this long are pruned (0: keep forever)",
+    )
+    retention_batch: int = _setting(
+        "RETENTION_BATCH", _int_between(1, 100_000), "1000", "rows deleted per transaction"
+    )
+    clock_prune_interval_s: int = _setting(
+        "CLOCK_PRUNE_INTERVAL_S",
+        _int_between(60, 7 * 86400),
+        "3600",
+        "how often the clock prunes what RETENTION_DAYS no longer keeps",
+    )
+
+    @property
+    def zoho_credentials_missing(self) -> list[str]:
+        """The Zoho credentials not set when some OAuth credential is: a half-configured live
+        mode. (ZOHO_ORG_ID alone is dry-run with Zoho's signed webhooks: the JWT needs it.)"""
+        given = {
+            "ZOHO_ORG_ID": bool(self.zoho_org_id),
+            "ZOHO_CLIENT_ID": bool(self.zoho_client_id),
+            "ZOHO_CLIENT_SECRET": bool(self.zoho_client_secret),
+            "ZOHO_REFRESH_TOKEN": bool(self.zoho_refresh_token),
+        }
+        if not any(present for name, present in given.items() if name != "ZOHO_ORG_ID"):
+            return []
+        return [name for name, present in given.items() if not present]
+
+    @property
+    def webhook_auth_missing(self) -> list[str]:
+        """The settings WEBHOOK_AUTH needs and does not have (every delivery would be a 401)."""
+        missing: list[str] = []
+        if "jwt" in self.webhook_auth:
+            if not self.zoho_org_id:
+                missing.append("ZOHO_ORG_ID")
+            if not self.zoho_webhook_id:
+                missing.append("ZOHO_WEBHOOK_ID")
+        if "token" in self.webhook_auth and not self.webhook_token:
+            missing.append("WEBHOOK_TOKEN")
+        return missing
+
     @property
     def zoho_configured(self) -> bool:
         """Write-back is live only with a full set of credentials; otherwise dry-run."""

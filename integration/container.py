@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import db
 from .config import ConfigError, Settings, load_settings, settings_from_mapping
-from .health import ReadinessCheck
+from .health import ReadinessCheck, readiness_checks
+from .metrics import Metrics
 from .pipeline.authenticate import DeliveryAuthenticator, JwtVerifier, TokenVerifier
 from .rules import Policy, PolicyError, load_policy
-from .zoho import DeskClient, HttpDeskClient, build_http_client
+from .zoho import DeskClient, build_http_client
 
 
 def utc_now() -> datetime:
@@ -40,6 +41,7 @@ class Container:
     policy: Policy = field(default_factory=load_policy)
     clock: Callable[[], datetime] = utc_now
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
     desk: DeskClient | None = None  # None = dry-run (no Zoho credentials)
     webhook_auth: Any = None
     work_available: threading.Event = field(default_factory=threading.Event)
@@ -82,15 +84,11 @@ def build_container(
     container = Container(
         settings=settings, engine=engine, sessions=db.make_session_factory(engine), **overrides
     )
-    container.readiness_checks.append(ReadinessCheck("database", lambda: _check_database(engine)))
-    container.readiness_checks.append(ReadinessCheck("clock", lambda: _clock_heartbeat(container)))
     if container.desk is None and settings.zoho_configured:
-        container.desk = build_http_client(settings, container.sessions, container.clock)
-    if isinstance(container.desk, HttpDeskClient):
-        tokens = container.desk.tokens
-        container.readiness_checks.append(
-            ReadinessCheck("zoho_auth", lambda: _check_zoho_auth(tokens, container.clock))
+        container.desk = build_http_client(
+            settings, container.sessions, container.clock, metrics=container.metrics
         )
+    container.readiness_checks.extend(readiness_checks(container))
     if container.webhook_auth is None:
         container.webhook_auth = _webhook_authenticator(settings)
     return container
@@ -111,41 +109,3 @@ def _webhook_authenticator(settings: Settings) -> DeliveryAuthenticator:
         ),
         TokenVerifier(settings.webhook_token.reveal()),
     )
-
-
-def _clock_heartbeat(container: Container) -> str:
-    """The age of the active clock's last heartbeat. Informational: a stopped clock does not
-    stop the intake of webhooks, so it does not fail readiness (the detail says it)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .models import ProcessHeartbeat
-
-    try:
-        with db.read_only(container.sessions)() as session:
-            beat = session.get(ProcessHeartbeat, "clock")
-    except SQLAlchemyError:
-        return "unknown: the database is unavailable"
-    if beat is None:
-        return "no clock has run yet"
-    age = (container.clock() - beat.beat_at).total_seconds()
-    stale = age > 3 * container.settings.clock_interval_s + 60
-    return f"last beat {age:.0f} s ago by {beat.detail}" + (
-        " (STALE: is a clock running?)" if stale else ""
-    )
-
-
-def _check_database(engine: Engine) -> str:
-    db.ping(engine)
-    return engine.dialect.name
-
-
-def _check_zoho_auth(tokens: Any, clock: Callable[[], datetime]) -> str:
-    """Fails while Zoho needs re-authorisation; reads the shared state only (no Zoho call)."""
-    from .health import CheckFailed
-
-    state = tokens.state()
-    if state.reauth_required:
-        raise CheckFailed(f"re-authorisation required: {state.reauth_reason}")
-    if state.calls_paused_until is not None and state.calls_paused_until > clock():
-        return f"calls paused until {state.calls_paused_until.isoformat()} (daily credits spent)"
-    return "token cached" if state.access_token else "no token yet"

@@ -137,7 +137,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -25,10 +26,20 @@ def start(tmp_path: Path, database_url: str, **settings: str) -> subprocess.Pope
     )
 
 
+def ready_within(base: str, seconds: float = 10) -> int:
+    """The readiness status once the worker and clock threads have beaten (they do at once)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        code = requests.get(f"{base}/readyz", timeout=10).status_code
+        if code == 200 or time.monotonic() > deadline:
+            return code
+        time.sleep(0.1)
+
+
 def test_run_prints_where_it_listens_serves_healthz_and_stops_cleanly(
     tmp_path: Path, database_url: str
 ) -> None:
-    process = start(tmp_path, database_url)
+    process = start(tmp_path, database_url, WEBHOOK_AUTH="token", WEBHOOK_TOKEN="t0ken")
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -40,11 +51,67 @@ def test_run_prints_where_it_listens_serves_healthz_and_stops_cleanly(
         assert match, line
         assert match.group(3) == "dry-run"
         assert requests.get(f"{match.group(1)}/healthz", timeout=10).json() == {"status": "ok"}
-        assert requests.get(f"{match.group(1)}/readyz", timeout=10).status_code == 200
+        assert ready_within(match.group(1)) == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30)
     assert process.returncode == 0
+    assert "warning: not ready" not in err
+
+
+def test_run_prints_one_warning_line_naming_the_missing_webhook_setting(
+    tmp_path: Path, database_url: str
+) -> None:
+    process = start(tmp_path, database_url)  # WEBHOOK_AUTH=jwt by default, no ZOHO_WEBHOOK_ID
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("listening on ")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    warnings = [line for line in err.splitlines() if line.startswith("warning: not ready")]
+    assert warnings == [
+        "warning: not ready: webhook_auth: WEBHOOK_AUTH=jwt needs ZOHO_ORG_ID and "
+        "ZOHO_WEBHOOK_ID: every delivery is refused (401)"
+    ]
+
+
+def test_gunicorn_prints_the_same_startup_line_once_and_the_warning(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": database_url,
+        "ZOHO_ORG_ID": "1",
+        "ZOHO_CLIENT_ID": "id",
+        "ZOHO_CLIENT_SECRET": "very-secret",
+        "WEBHOOK_AUTH": "token",
+        "WEBHOOK_TOKEN": "t0ken",
+    }
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    process = subprocess.Popen(
+        [gunicorn, "-c", "python:integration.gunicorn_conf", "--bind", "127.0.0.1:0",
+         "--workers", "2", "integration.app:create_app()"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert re.fullmatch(
+            r"listening on http://127\.0\.0\.1:\d+ database=\S+ zoho-write-back=dry-run", line
+        ), line
+        base = line.split()[2]
+        assert requests.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert "listening on" not in out  # once, by the master, not once per worker
+    warnings = [line for line in err.splitlines() if line.startswith("warning: not ready")]
+    assert warnings == [
+        "warning: not ready: zoho_auth: ZOHO_REFRESH_TOKEN not set: Zoho credentials are half "
+        "configured (set all four for live write-back, none for dry-run)"
+    ]
+    assert "very-secret" not in err + out
 
 
 def test_run_refuses_an_unmigrated_database(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ def run(ctx: click.Context) -> None:
 
     from ..app import create_app
     from ..clock.scheduler import ClockProcess
+    from ..health import startup_line, startup_warning
     from ..logs import configure_logging
     from ..pipeline.worker import Worker
 
@@ -44,13 +45,11 @@ def run(ctx: click.Context) -> None:
     clock = threading.Thread(target=ClockProcess(container).run, args=(stop,), name="clock")
     if settings.clock_enabled:
         clock.start()
-    click.echo(
-        f"listening on http://{settings.host}:{server.port} "
-        f"database={safe_url(settings.database_url)} "
-        f"zoho-write-back={settings.write_back_mode}",
-        err=False,
-    )
+    click.echo(startup_line(container, f"http://{settings.host}:{server.port}"))
     sys.stdout.flush()
+    warning = startup_warning(container)
+    if warning:
+        click.echo(warning, err=True)
 
     try:
         server.serve_forever(poll_interval=0.2)

@@ -5,6 +5,8 @@
 - `poll`      reconciliation: Zoho is asked for tickets modified since a saved cursor, and each
               goes through the same inbox as a webhook (changes the webhooks missed; portals on
               editions without webhooks).
+- `retention` prune what RETENTION_DAYS no longer keeps (done inbox events, audit rows, the
+              observations of tickets closed or deleted and quiet that long).
 - `scheduler` the process: APScheduler jobs, one active clock (a PostgreSQL advisory lock), a
               heartbeat row.
 """

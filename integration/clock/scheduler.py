@@ -24,6 +24,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
 from ..health import beat
+from ..metrics import JOB_PREFIX
+from .retention import prune_once
 from .sweep import sweep_once
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class ClockProcess:
     def sweep(self) -> None:
         try:
             sweep_once(self.c)
+            self.succeeded("sweep")
         except DBAPIError as exc:
             log.warning("sweep skipped, database unavailable (%s)", type(exc.orig).__name__)
 
@@ -100,9 +103,21 @@ class ClockProcess:
         from .poll import poll_once
 
         try:
-            poll_once(self.c)
+            if not poll_once(self.c).stopped:  # stopped: Zoho or the database said no
+                self.succeeded("poll")
         except DBAPIError as exc:
             log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
+
+    def prune(self) -> None:
+        try:
+            prune_once(self.c)
+            self.succeeded("prune")
+        except DBAPIError as exc:
+            log.warning("prune skipped, database unavailable (%s)", type(exc.orig).__name__)
+
+    def succeeded(self, job: str) -> None:
+        """The job's last success, a heartbeat row of its own (`/metrics` shows its time)."""
+        beat(self.c.sessions, JOB_PREFIX + job, self.owner, self.c.clock())
 
     def heartbeat(self) -> None:
         try:
@@ -130,6 +145,11 @@ class ClockProcess:
             self.sweep, "interval", seconds=settings.clock_interval_s, id="sweep",
             next_run_time=now,
         )  # fmt: skip
+        if settings.retention_days > 0:
+            scheduler.add_job(
+                self.prune, "interval", seconds=settings.clock_prune_interval_s, id="prune",
+                next_run_time=now,
+            )  # fmt: skip
         if settings.clock_poll_interval_s > 0:
             scheduler.add_job(
                 self.poll, "interval", seconds=settings.clock_poll_interval_s, id="poll",

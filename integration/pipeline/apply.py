@@ -89,12 +89,18 @@ class EventApplier(Step):
             raise claim.LeaseLost(event.id)
 
     def apply(self, event: InboxEvent) -> None:
+        decision = self._apply(event)
+        if decision is not None:
+            self._applied(event, decision)
+
+    def _apply(self, event: InboxEvent) -> str | None:
+        """Apply one event; its decision once committed (None: an event type we ignore)."""
         body = json.loads(event.body)
         event_type = event.event_type
         if event_type not in HANDLED_EVENTS:
             with db.transaction(self.c.sessions) as session:
                 self._finish(session, event, "ignored")
-            return
+            return None
         payload: dict[str, Any] = body.get("payload") or {}
         prev_state = body.get("prevState") if isinstance(body.get("prevState"), dict) else None
         ticket_id = event.ticket_id
@@ -120,7 +126,7 @@ class EventApplier(Step):
             if gone:
                 self.ledger.stop_tracking(session, ticket, ticket_id)
                 self._finish(session, event, "done")
-                return
+                return "ticket deleted in Zoho: tracking stopped"
             unsigned = payload if event_type not in THREAD_EVENTS else None
             snapshot = fetched if live else unsigned
             if ticket is None:
@@ -170,6 +176,22 @@ class EventApplier(Step):
                 reason = f"echo of our own write; {decision}"
             self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
             self._finish(session, event, "done", "stale" if stale else ("echo" if echo else ""))
+            return reason
+
+    def _applied(self, event: InboxEvent, decision: str) -> None:
+        """One INFO line per applied event: ids and the decision, never the event's body."""
+        log.info(
+            "applied %s to ticket %s: %s",
+            event.event_type,
+            event.ticket_id,
+            decision,
+            extra={
+                "ticket_id": event.ticket_id,
+                "event": event.event_type,
+                "event_id": event.id,
+                "decision": decision,
+            },
+        )
 
     def _is_echo(
         self,

@@ -58,6 +58,15 @@ def validate():  # type: ignore[no-untyped-def]
 
 @bp.post(PATH)
 def receive():  # type: ignore[no-untyped-def]
+    response, code = _answer()
+    body = (response.get_json(silent=True) or {}) if code == 200 else {}
+    current_app.extensions["integration"].metrics.delivery(
+        code, new=int(body.get("new", 0)), events=int(body.get("events", 0))
+    )
+    return response, code
+
+
+def _answer():  # type: ignore[no-untyped-def]
     try:
         return _receive()
     except HTTPException as exc:  # e.g. the body grew over the limit while being read: 413

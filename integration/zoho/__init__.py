@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,9 @@ from .errors import (
 )
 from .hosts import Endpoints, endpoints
 
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+
 
 def endpoints_for(settings: Settings) -> Endpoints:
     return endpoints(settings.zoho_dc, settings.zoho_desk_base_url, settings.zoho_accounts_url)
@@ -34,6 +38,7 @@ def build_http_client(
     settings: Settings,
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    metrics: Metrics | None = None,
 ) -> HttpDeskClient:
     """The live client: the token shared through the database, settings for every limit."""
     import requests
@@ -71,6 +76,7 @@ def build_http_client(
         credits_pause_s=settings.zoho_credits_pause_s,
         source_id=settings.zoho_source_id,
         clock=clock,
+        metrics=metrics,
     )
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import requests
 from tenacity import (
@@ -38,6 +38,9 @@ from .errors import (
     error_from_response,
 )
 from .hosts import Endpoints
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -362,8 +365,10 @@ class HttpDeskClient:
         search_max_offset: int = SEARCH_MAX_OFFSET,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.metrics = metrics
         self.org_id = org_id
         self.tokens = tokens
         self.http = http or requests.Session()
@@ -445,9 +450,13 @@ class HttpDeskClient:
                     timeout=self.timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
+                self._count(method, path, "timeout" if isinstance(exc, requests.Timeout) else (
+                    "connection_error"
+                ))  # fmt: skip
                 error = ServerError(0, type(exc).__name__.upper(), "no answer from Zoho")
                 error.unprocessed = _never_sent(exc)
                 raise error from None
+        self._count(method, path, response.status_code)
         self._observe(response)
         if response.status_code < 400 and (response.status_code == 204 or not response.content):
             return None
@@ -462,12 +471,18 @@ class HttpDeskClient:
             raise error
         return data
 
+    def _count(self, method: str, path: str, status: int | str) -> None:
+        if self.metrics is not None:
+            self.metrics.zoho_call(method, path, status)
+
     def _observe(self, response: requests.Response) -> None:
         remaining = response.headers.get("X-Rate-Limit-Remaining-v3")
         weight = response.headers.get("X-Rate-Limit-Request-Weight-v3")
         if remaining is not None and remaining.strip().lstrip("-").isdigit():
             self.gauge.remaining = int(remaining)
             self.gauge.observed_at = self.clock()
+            if self.metrics is not None:
+                self.metrics.credits(self.org_id, int(remaining))
         if weight is not None and weight.strip().isdigit():
             self.gauge.last_weight = int(weight)
 

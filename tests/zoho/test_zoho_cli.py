@@ -132,7 +132,8 @@ def test_inbox_status_shows_when_zoho_needs_reauthorisation(zoho_env, fake_serve
 
 def test_readiness_names_zoho_auth_when_reauthorisation_is_required(zoho_env, fake_server) -> None:  # type: ignore[no-untyped-def]
     fake_server.desk.refresh_revoked = True
-    app = create_app(settings_from_mapping(zoho_env))
+    heartbeats_not_required = {"READY_WORKER_MAX_AGE_S": "0", "READY_CLOCK_MAX_AGE_S": "0"}
+    app = create_app(settings_from_mapping({**zoho_env, **heartbeats_not_required}))
     container = app.extensions["integration"]
     with pytest.raises(Exception, match="re-authorisation"):
         container.desk.get_ticket("1")
