@@ -5,9 +5,12 @@ Errors name the key and the bad value, e.g. `priorities.High.response: "1 dya" i
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -234,6 +237,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
     return parse_policy(data)
 
 
+# The readers of the document being parsed: after parsing, a key no reader asked for is a mistake
+# ("warning_fracton"), named with the nearest known key.
+_READERS: ContextVar[list[_Reader] | None] = ContextVar("policy_readers", default=None)
+
+
 class _Reader:
     """Reads one table of the TOML document, naming the key path in every error."""
 
@@ -242,11 +250,31 @@ class _Reader:
             raise PolicyError(f"{path}: expected a table")
         self.data = data
         self.path = path
+        self.asked: set[str] = set()
+        self.open_keys = False  # a table of names (calendars, priorities, concepts)
+        readers = _READERS.get()
+        if readers is not None:
+            readers.append(self)
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
+    def names(self) -> list[str]:
+        """The keys of a table whose keys are names the policy chooses."""
+        self.open_keys = True
+        return list(self.data)
+
+    def has(self, name: str) -> bool:
+        self.asked.add(name)
+        return name in self.data
+
+    def unknown_keys(self) -> list[str]:
+        if self.open_keys:
+            return []
+        return [name for name in self.data if name not in self.asked]
+
     def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.asked.add(name)
         if name not in self.data:
             if default is ...:
                 raise PolicyError(f"{self.key(name)}: missing")
@@ -283,6 +311,22 @@ class _Reader:
 
 
 def parse_policy(data: dict[str, Any]) -> Policy:
+    readers: list[_Reader] = []
+    token = _READERS.set(readers)
+    try:
+        policy = _parse(data)
+    finally:
+        _READERS.reset(token)
+    for reader in readers:
+        for name in reader.unknown_keys():
+            near = difflib.get_close_matches(name, sorted(reader.asked), n=1)
+            hint = f' (did you mean "{near[0]}"?)' if near else ""
+            known = ", ".join(sorted(reader.asked)) or "none"
+            raise PolicyError(f"{reader.key(name)}: unknown key{hint}; known keys: {known}")
+    return policy
+
+
+def _parse(data: dict[str, Any]) -> Policy:
     root = _Reader(data, "")
     head = root.table("policy")
     timezone = head.get("timezone", str)
@@ -359,7 +403,7 @@ def _date_rule(raw: str, key: str) -> DateRule:
 
 def _calendars(table: _Reader, default_tz: str) -> dict[str, BusinessCalendar]:
     calendars: dict[str, BusinessCalendar] = {}
-    for name in table.data:
+    for name in table.names():
         cal = table.table(name)
         timezone = cal.get("timezone", str, default_tz)
         _check_timezone(timezone, cal.key("timezone"))
@@ -373,7 +417,14 @@ def _calendars(table: _Reader, default_tz: str) -> dict[str, BusinessCalendar]:
                         windows.append(parse_window(raw))
                     except CalendarError as exc:
                         raise PolicyError(f"{cal.key(day)}[{i}]: {exc}") from None
-                week.append(tuple(sorted(windows)))
+                windows.sort()
+                for before, after in itertools.pairwise(windows):
+                    if after[0] < before[1]:
+                        raise PolicyError(
+                            f"{cal.key(day)}: opening windows overlap "
+                            f"({_hhmm(before)} and {_hhmm(after)})"
+                        )
+                week.append(tuple(windows))
         holidays = cal.table("holidays", {})
         days_off = []
         for i, entry in enumerate(cal.get("days_off", list, [])):
@@ -405,7 +456,7 @@ def _calendars(table: _Reader, default_tz: str) -> dict[str, BusinessCalendar]:
                     item.get("name", str, "partial closure"),
                 )
             )
-        day_length = cal.duration("day_length") if "day_length" in cal.data else None
+        day_length = cal.duration("day_length") if cal.has("day_length") else None
         if day_length is not None and day_length.days:
             raise PolicyError(f"{cal.key('day_length')}: give the day length in hours")
         try:
@@ -429,6 +480,10 @@ def _calendars(table: _Reader, default_tz: str) -> dict[str, BusinessCalendar]:
     return calendars
 
 
+def _hhmm(window: tuple[int, int]) -> str:
+    return "-".join(f"{m // 60:02d}:{m % 60:02d}" for m in window)
+
+
 def _targets(reader: _Reader, calendars: dict[str, BusinessCalendar]) -> Targets:
     calendar = reader.get("calendar", str)
     if calendar not in calendars:
@@ -436,12 +491,16 @@ def _targets(reader: _Reader, calendars: dict[str, BusinessCalendar]) -> Targets
             f'{reader.key("calendar")}: "{calendar}" is not a calendar of this policy'
         )
     low, high = reader.band("resolution")
-    return Targets(calendar, reader.duration("response"), low, high)
+    response = reader.duration("response")
+    for name, value in (("response", response), ("resolution", low)):
+        if not value.seconds and not value.days:
+            raise PolicyError(f"{reader.key(name)}: a deadline of zero time is not a deadline")
+    return Targets(calendar, response, low, high)
 
 
 def _priorities(table: _Reader, calendars: dict[str, BusinessCalendar]) -> dict[str, Priority]:
     priorities = {}
-    for key in table.data:
+    for key in table.names():
         item = table.table(key)
         priorities[key] = Priority(
             key=key,
@@ -452,6 +511,14 @@ def _priorities(table: _Reader, calendars: dict[str, BusinessCalendar]) -> dict[
         )
     if not priorities:
         raise PolicyError("priorities: at least one priority is needed")
+    owners: dict[str, str] = {}
+    for priority in priorities.values():
+        for alias in {normalize(a) for a in (priority.key, *priority.names)}:
+            if alias in owners:
+                raise PolicyError(
+                    f'{table.key(priority.key)}.names: "{alias}" is also a name of {owners[alias]}'
+                )
+            owners[alias] = priority.key
     ranks = [p.rank for p in priorities.values()]
     if len(set(ranks)) != len(ranks):
         raise PolicyError("priorities: every priority needs its own rank")
@@ -487,12 +554,12 @@ def _kinds(reader: _Reader) -> KindSettings:
     billable = reader.table("billable", {})
     return KindSettings(
         third_party_follow_up=third.duration("follow_up_every")
-        if "follow_up_every" in third.data
+        if third.has("follow_up_every")
         else Duration(days=1),
         vendors=third.strings("vendors"),
         third_party_wait_statuses=third.strings("wait_statuses", ["Waiting on third party"]),
         eta_reminder=ops.duration("eta_reminder_every")
-        if "eta_reminder_every" in ops.data
+        if ops.has("eta_reminder_every")
         else Duration(seconds=4 * 3600),
         quote_pending_statuses=billable.strings("quote_pending_statuses"),
         quote_pending_values=billable.strings("quote_pending_values"),
@@ -552,7 +619,7 @@ def _terms(reader: _Reader, name: str, language: Language, stemmer: Stemmer) -> 
 
 def _concepts(reader: _Reader, language: Language, stemmer: Stemmer) -> list[Concept]:
     concepts = []
-    for name in reader.data:
+    for name in reader.names():
         item = reader.table(name)
         terms = _terms(item, "terms", language, stemmer)
         if not terms:
@@ -611,7 +678,7 @@ def _rules(
             raise PolicyError(f"{item.key('vendor')}: a third_party rule names its vendor")
         match = item.table("match", {})
         conditions = []
-        for name in match.data:
+        for name in match.names():
             if name not in MATCH_FIELDS and not name.startswith("cf_"):
                 raise PolicyError(f'{match.key(name)}: "{name}" is not a field a rule can match')
             values = match.get(name, (str, list))
@@ -655,7 +722,7 @@ def _plans(
         plan_id = item.get("id", str)
         item.path = f"dedicated_plans.{plan_id}"
         account_field = None
-        if "account_field" in item.data:
+        if item.has("account_field"):
             af = item.table("account_field")
             account_field = (
                 af.get("field", str),
@@ -666,7 +733,7 @@ def _plans(
             raise PolicyError(f"{item.path}: a plan names `accounts` or an `account_field`")
         targets = {}
         table = item.table("priorities")
-        for name in table.data:
+        for name in table.names():
             key = _priority_key(priorities, table, name, name)
             targets[key] = _targets(table.table(name), calendars)
         plans.append(
@@ -680,11 +747,20 @@ def _plans(
                 targets=targets,
             )
         )
+        plan = plans[-1]
+        if plan.valid_from and plan.valid_to and plan.valid_from > plan.valid_to:
+            raise PolicyError(
+                f"{item.key('valid_from')}: {plan.valid_from} is after valid_to {plan.valid_to}"
+            )
     return tuple(plans)
 
 
 def _date(reader: _Reader, name: str) -> date | None:
     value = reader.get(name, (str, date), None)
+    if isinstance(value, datetime):
+        raise PolicyError(
+            f"{reader.key(name)}: {value.isoformat()} is a date and time; give a date"
+        )
     if value is None or isinstance(value, date):
         return value
     try:

@@ -124,3 +124,94 @@ def test_the_rules_package_imports_no_io_framework() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+PLAN = {
+    "id": "acme",
+    "accounts": ["1"],
+    "priorities": {
+        "High": {"calendar": "24x7", "response": "30 minutes", "resolution": "4-8 hours"}
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        (
+            {"readings": {"warning_fracton": 0.5}},
+            'readings.warning_fracton: unknown key (did you mean "warning_fraction"?); known keys: '
+            "escalation_never_later, never_pause_statuses, pause_status_types, pause_statuses, "
+            "priority_change, warning_fraction",
+        ),
+        (
+            {
+                "priorities": {
+                    "High": {
+                        "rank": 2,
+                        "calendar": "office",
+                        "respnse": "1 hour",
+                        "response": "1 hour",
+                        "resolution": "1-3 days",
+                    }
+                }
+            },
+            'priorities.High.respnse: unknown key (did you mean "response"?); known keys: '
+            "calendar, names, rank, resolution, response, zoho_value",
+        ),
+        (
+            {"fields": {"write_due_dates": True}},
+            'fields.write_due_dates: unknown key (did you mean "write_due_date"?)',
+        ),
+        (
+            {"dedicated_plans": [{**PLAN, "valid_from": "2026-03-01", "valid_to": "2026-01-31"}]},
+            "dedicated_plans.acme.valid_from: 2026-03-01 is after valid_to 2026-01-31",
+        ),
+        (
+            {"calendars": {"office": {"mon": ["08:00-14:00", "13:00-19:00"]}}},
+            "calendars.office.mon: opening windows overlap (08:00-14:00 and 13:00-19:00)",
+        ),
+        (
+            {
+                "priorities": {
+                    "High": {
+                        "rank": 2,
+                        "names": ["Alta", "Media"],
+                        "calendar": "office",
+                        "response": "1 hour",
+                        "resolution": "1-3 days",
+                    }
+                }
+            },
+            'priorities.Medium.names: "media" is also a name of High',
+        ),
+        (
+            {
+                "priorities": {
+                    "High": {
+                        "rank": 2,
+                        "calendar": "office",
+                        "response": "0 minutes",
+                        "resolution": "1-3 days",
+                    }
+                }
+            },
+            "priorities.High.response: a deadline of zero time is not a deadline",
+        ),
+    ],
+)
+def test_policy_file_validation_names_the_mistake(sections: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(PolicyError) as error:
+        policy_with(**sections)
+    assert str(error.value).startswith(message)
+
+
+def test_a_toml_datetime_where_a_date_is_expected_is_refused() -> None:
+    from datetime import datetime
+
+    plan = {**PLAN, "valid_from": datetime(2026, 1, 1, 9, 0)}
+    with pytest.raises(PolicyError) as error:
+        policy_with(dedicated_plans=[plan])
+    assert str(error.value) == (
+        "dedicated_plans.acme.valid_from: 2026-01-01T09:00:00 is a date and time; give a date"
+    )
