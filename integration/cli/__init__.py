@@ -1,9 +1,9 @@
 """Command line: `python -m integration ...` (also installed as `integration`).
 
 One module per command group, each registering on the `cli` group of `base.py`:
-`service` (run, db, config), `inbox` (worker, inbox, ticket), `sla` (compute, explain) and `zoho`
-(check, webhook). Errors a person can fix (a bad setting, a bad argument) print one line on stderr
-and exit 2.
+`service` (run, db, config), `inbox` (worker, inbox, ticket), `sla` (compute, classify,
+overrides), `zoho` (check, webhook) and `status` (one screen for ops). Errors a person can fix
+(a bad setting, a bad argument) print one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..config import ConfigError
-from . import inbox, service, sla, zoho  # noqa: F401  (each registers its commands)
+from . import inbox, service, sla, status, zoho  # noqa: F401  (each registers its commands)
 from .base import UserError, cli
 
 __all__ = ["UserError", "cli", "main"]

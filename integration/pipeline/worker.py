@@ -121,4 +121,10 @@ class Worker:
         log.info("worker %s stopped", self.owner)
 
     def heartbeat(self) -> None:
-        beat(self.c.sessions, self.name, self.owner, self.c.clock())
+        """Alive, and how: `status` reads the running worker's write-back mode and the credits
+        Zoho last reported from here, not from the settings of the shell that asks."""
+        detail = f"{self.owner}; write-back {self.c.settings.write_back_mode}"
+        gauge = getattr(self.c.desk, "gauge", None)
+        if gauge is not None and gauge.remaining is not None:
+            detail += f"; credits left {gauge.remaining}"
+        beat(self.c.sessions, self.name, detail[:255], self.c.clock())
