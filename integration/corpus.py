@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def read_corpus(path: str | Path, policy: Policy) -> list[Example]:
         raise CorpusError(f"{source}: no such file") from None
     except UnicodeDecodeError:
         raise CorpusError(f"{source}: not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in ("subject", "priority") if c not in (reader.fieldnames or ())]
     if missing:
         columns = ", ".join(CORPUS_COLUMNS)

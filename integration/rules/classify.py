@@ -6,9 +6,9 @@ Rules hold on fields of the ticket and on concepts found in its text (see `conce
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .concepts import Hit
+from .concepts import Hit, request_body
 from .policy import Policy, Rule
 from .text import normalize
 
@@ -92,16 +92,34 @@ def _fields_hold(rule: Rule, values: dict[str, tuple[str, ...]]) -> list[str] | 
 
 def _holds(
     rule: Rule, hits: Mapping[str, Hit], vetoes: Mapping[str, Hit]
-) -> tuple[str, ...] | None:
-    """The concepts that make the rule hold (empty for a fields-only rule), or None."""
-    if any(name in vetoes for name in rule.unless):
-        return None
-    if not rule.when:
-        return ()
-    for group in rule.when:
-        if all(name in hits for name in group):
-            return group
-    return None
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The concepts that make the rule hold (empty for a fields-only rule) or None; and the
+    concept that vetoed it, when one did."""
+    group = next((g for g in rule.when if _group_holds(rule, g, hits)), None)
+    if rule.when and group is None:
+        return None, None
+    veto = next((name for name in rule.unless if name in vetoes), None)
+    if veto is not None:
+        return None, veto
+    return group or (), None
+
+
+def _group_holds(rule: Rule, group: tuple[str, ...], hits: Mapping[str, Hit]) -> bool:
+    if not all(name in hits for name in group):
+        return False
+    if not rule.together or len(group) < 2:
+        return True
+    shared = set(hits[group[0]].places)
+    for name in group[1:]:
+        shared &= hits[name].places
+    return bool(shared)
+
+
+@dataclass
+class _Found:
+    rule: Rule
+    index: int
+    evidence: tuple[str, ...]
 
 
 def _matching(
@@ -109,69 +127,107 @@ def _matching(
     hits: Mapping[str, Hit],
     vetoes: Mapping[str, Hit],
     values: dict[str, tuple[str, ...]],
-) -> list[tuple[Rule, tuple[str, ...]]]:
+    vetoed: list[str] | None = None,
+) -> list[_Found]:
     found = []
-    for rule in policy.rules:
+    for index, rule in enumerate(policy.rules):
         evidence = _fields_hold(rule, values)
         if evidence is None:
             continue
-        group = _holds(rule, hits, vetoes)
+        group, veto = _holds(rule, hits, vetoes)
+        if veto is not None and vetoed is not None:
+            vetoed.append(f"{rule.id} held but was set aside by {vetoes[veto]}")
         if group is None:
             continue
-        found.append((rule, (*evidence, *(str(hits[name]) for name in group))))
+        found.append(_Found(rule, index, (*evidence, *(str(hits[name]) for name in group))))
     return found
 
 
-def _hits(policy: Policy, texts: Mapping[str, str]) -> dict[str, Hit]:
-    hits: dict[str, Hit] = {}
-    for where, text in texts.items():
-        for name, hit in policy.matcher.find(text, where).items():
-            hits.setdefault(name, hit)
-    return hits
+def _hits(policy: Policy, where: str, text: str) -> dict[str, Hit]:
+    return policy.matcher.find(text, where) if text else {}
+
+
+def _merge(first: Mapping[str, Hit], second: Mapping[str, Hit]) -> dict[str, Hit]:
+    """Hits of two texts: the first text's hit is shown, the places of both are kept."""
+    merged = dict(second)
+    for name, hit in first.items():
+        other = second.get(name)
+        merged[name] = hit if other is None else replace(hit, places=hit.places | other.places)
+    return merged
 
 
 def classify(policy: Policy, request: Request) -> Classification:
-    """The first rule that holds wins. With `subject_first`, the subject is read alone first: it
-    says what the customer asks for, while a description often tells a story ("last week the site
-    was down; now we want a redesign"). When nothing holds on the subject, both are read. Vetoes
-    (`unless`) are read in both texts in either pass."""
+    """The first rule that holds wins.
+
+    With `subject_first` the subject is read alone first: it says what the customer asks for,
+    while a description often tells a story ("last week the site was down; now we want a
+    redesign"). The description may still refine the subject's rule toward an earlier rule that
+    is no more urgent (the vendor: "el correo está caído" about Zoho Mail; the customer's own
+    error: "no puedo enviar" with "contraseña incorrecta"), but never escalate it. Vetoes
+    (`unless`) are read in both texts. The description is read up to its sign-off or quoted
+    history (`end_markers`) and at most `description_chars` characters."""
     values = {
         name: tuple(normalize(v) for v in ((raw,) if isinstance(raw, str) else raw) if v)
         for name, raw in request.fields.items()
         if raw
     }
-    description = request.description[: policy.language_settings.description_chars]
-    subject_hits = _hits(policy, {"subject": request.subject})
-    all_hits = {**_hits(policy, {"description": description}), **subject_hits}
-    passes = [subject_hits] if policy.subject_first else []
-    passes.append(all_hits)
-    for hits in passes:
-        # A veto counts wherever it is: "¿por qué se cayó mi sitio?" with "ya funciona" below.
-        found = _matching(policy, hits, all_hits, values)
-        if found:
-            return _decision(found)
+    language = policy.language_settings
+    body, cut = request_body(request.description, language)
+    notes = [f"read the first {language.description_chars} characters of the description"] * cut
+    subject_hits = _hits(policy, "subject", request.subject)
+    all_hits = _merge(subject_hits, _hits(policy, "description", body))
+    vetoed: list[str] = []
+    everywhere = _matching(policy, all_hits, all_hits, values, vetoed)
+    if policy.subject_first:
+        on_subject = _matching(policy, subject_hits, all_hits, values)
+        if on_subject:
+            chosen = on_subject[0]
+            urgency = policy.priorities[chosen.rule.priority].rank
+            refined = next(
+                (
+                    f
+                    for f in everywhere
+                    if f.index < chosen.index and policy.priorities[f.rule.priority].rank >= urgency
+                ),
+                None,
+            )
+            if refined is not None:
+                note = f"the description refines the subject's rule {chosen.rule.id}"
+                return _decision(policy, [refined, *on_subject], [note, *notes], vetoed)
+            return _decision(policy, on_subject, notes, vetoed)
+    if everywhere:
+        return _decision(policy, everywhere, notes, vetoed)
     return Classification(
         priority=policy.default_priority,
         kind="standard",
         vendor="",
         rule_id="default",
-        evidence=("no rule matched: please check the priority",),
+        evidence=("no rule matched: please check the priority", *vetoed, *notes),
         description="default priority of the policy",
         confidence="low",
     )
 
 
-def _decision(found: list[tuple[Rule, tuple[str, ...]]]) -> Classification:
-    rule, evidence = found[0]
-    others = [r.id for r, _ in found[1:] if (r.priority, r.kind) != (rule.priority, rule.kind)]
+def _decision(
+    policy: Policy, found: list[_Found], notes: list[str], vetoed: list[str]
+) -> Classification:
+    first = found[0]
+    rule = first.rule
+    others = [
+        f.rule.id for f in found[1:] if (f.rule.priority, f.rule.kind) != (rule.priority, rule.kind)
+    ]
+    evidence = list(first.evidence)
     if others:
-        evidence = (*evidence, ALSO_MATCHED + ", ".join(others))
+        evidence.append(ALSO_MATCHED + ", ".join(dict.fromkeys(others)))
+    # Rules before the winner that a veto set aside: why the ticket is not, say, Urgent.
+    earlier = {r.id for r in policy.rules[: first.index]}
+    evidence += [v for v in vetoed if v.split(" ", 1)[0] in earlier]
     return Classification(
         priority=rule.priority,
         kind=rule.kind,
         vendor=rule.vendor,
         rule_id=rule.id,
-        evidence=evidence,
+        evidence=(*evidence, *notes),
         description=rule.description,
         confidence="medium" if others else "high",
     )

@@ -16,16 +16,23 @@ Pure: no I/O; the stemmers are plain Python.
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import snowballstemmer
 
 from .text import normalize
 
+_BLOCKS = re.compile(r"<(style|script|blockquote|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_LINE_BREAKS = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]+>")
+# Addresses name people and systems, not what happened: "billing@supplier.com" is no invoice.
+_ADDRESSES = re.compile(r"\S+@\S+|\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)
 _CLAUSE = re.compile(r"[.!?;,:\n\r\u00a1\u00bf()\[\]]+|\s-\s|\bpero\b|\bbut\b", re.IGNORECASE)
 STEMMERS = ("spanish", "english")
 
@@ -41,6 +48,9 @@ class Language:
     typo_min_length: int = 6  # words shorter than this must match exactly
     term_gap: int = 0  # extra tokens allowed between a term's words
     description_chars: int = 3000  # the request is at the top; quoted history is not read
+    # A later line of the description starting so ends the request: quoted history ("On ...
+    # wrote:"), a sign-off ("Saludos"), a confidentiality footer. "*" stands for any text.
+    end_markers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,13 +88,13 @@ class Hit:
     words: str
     where: str
     typo: bool = False
+    # Every clause the concept was found in, as (where, clause number): rules whose concepts
+    # must be found together ("agregar" and "botón" in one sentence) read this.
+    places: frozenset[tuple[str, int]] = frozenset()
 
     def __str__(self) -> str:
-        shown = (
-            f'"{self.words}"'
-            if self.words == normalize(self.term)
-            else (f'"{self.words}" (as "{self.term}")')
-        )
+        plain = self.words == normalize(self.term) or "|" in self.term or "=" in self.term
+        shown = f'"{self.words}"' if plain else f'"{self.words}" (as "{self.term}")'
         return f"{self.concept}: {shown} in the {self.where}" + (" (typo tolerated)" * self.typo)
 
 
@@ -113,6 +123,44 @@ class Stemmer:
             if len(self._cache) < 200_000:
                 self._cache[word] = found
         return found
+
+
+def plain_text(text: str) -> str:
+    """HTML to text: styles, scripts and quoted blocks dropped, line breaks kept, entities read."""
+    if "<" in text:
+        text = _LINE_BREAKS.sub("\n", _BLOCKS.sub(" ", text))
+        text = _TAGS.sub(" ", text)
+    return html.unescape(text) if "&" in text else text
+
+
+def _fold(line: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", line.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def end_marker_pattern(markers: Iterable[str]) -> re.Pattern[str] | None:
+    parts = [".*".join(re.escape(_fold(p)) for p in m.split("*")) for m in markers if m.strip()]
+    return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+
+def request_body(description: str, language: Language) -> tuple[str, bool]:
+    """The part of a description that is the request, and whether it was cut at the length cap.
+
+    The first line is always read; from the second on, a line that starts with an end marker
+    ends the request (what follows is history, a signature or a legal footer)."""
+    text = plain_text(description)
+    pattern = end_marker_pattern(language.end_markers)
+    if pattern is not None:
+        kept: list[str] = []
+        for line in text.splitlines():
+            folded = _fold(line)
+            if kept and folded and pattern.match(folded):
+                break
+            if folded or kept:
+                kept.append(line)
+        text = "\n".join(kept)
+    limit = language.description_chars
+    return (text[:limit], True) if len(text) > limit else (text, False)
 
 
 def parse_term(text: str, language: Language, stemmer: Stemmer) -> Term | None:
@@ -225,7 +273,7 @@ class ConceptMatcher:
         return token
 
     def clauses(self, text: str) -> Iterator[list[_Token]]:
-        for clause in _CLAUSE.split(text):
+        for clause in _CLAUSE.split(_ADDRESSES.sub(" ", plain_text(text))):
             words = normalize(clause).split()
             tokens = [self._token(w) for w in words if w not in self.language.ignore]
             if tokens:
@@ -234,23 +282,28 @@ class ConceptMatcher:
     def find(self, text: str, where: str) -> dict[str, Hit]:
         """The first hit of each concept found in `text` (not negated)."""
         hits: dict[str, Hit] = {}
-        for tokens in self.clauses(text):
+        places: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        for number, tokens in enumerate(self.clauses(text)):
+            place = (where, number)
             for start, token in enumerate(tokens):
                 for concept, term in self._candidates(token):
-                    if concept.name in hits or not _matches(term.words[0], token):
+                    name = concept.name
+                    if place in places[name] or not _matches(term.words[0], token):
                         continue
                     end = self._match_rest(term, tokens, start)
                     if end is None or (concept.negatable and self._negated(term, tokens, start)):
                         continue
-                    matched = tokens[start:end]
-                    hits[concept.name] = Hit(
-                        concept=concept.name,
-                        term=term.text,
-                        words=" ".join(t.word for t in matched),
-                        where=where,
-                        typo=any(t.typo for t in matched),
-                    )
-        return hits
+                    places[name].add(place)
+                    if name not in hits:
+                        matched = tokens[start:end]
+                        hits[name] = Hit(
+                            concept=name,
+                            term=term.text,
+                            words=" ".join(t.word for t in matched),
+                            where=where,
+                            typo=any(t.typo for t in matched),
+                        )
+        return {name: replace(hit, places=frozenset(places[name])) for name, hit in hits.items()}
 
     def _candidates(self, token: _Token) -> Iterator[tuple[Concept, Term]]:
         for key in token.keys:

@@ -107,6 +107,7 @@ class Rule:
     # Keywords are kept as the concepts "<rule id>" and "<rule id>.exclude".
     when: tuple[tuple[str, ...], ...] = ()
     unless: tuple[str, ...] = ()
+    together: bool = False  # the concepts of a group must be found in one clause
 
 
 @dataclass(frozen=True)
@@ -600,6 +601,7 @@ def _language(reader: _Reader) -> Language:
         stemmers=stemmers,
         ignore=frozenset(normalize(w) for w in reader.strings("ignore")),
         negators=frozenset(normalize(w) for w in reader.strings("negators")),
+        end_markers=reader.strings("end_markers"),
         **counts,
     )
 
@@ -708,6 +710,7 @@ def _rules(
                 fields=tuple(conditions),
                 when=when,
                 unless=tuple(c for group in unless for c in group),
+                together=item.get("together", bool, False),
             )
         )
     return tuple(rules), extra

@@ -211,3 +211,88 @@ def test_concept_mistakes_name_the_key(sections: dict, message: str) -> None:  #
     with pytest.raises(PolicyError) as error:
         policy_with(**sections)
     assert str(error.value) == message
+
+
+def test_the_description_may_refine_the_subject_toward_the_vendor() -> None:
+    request = Request(
+        subject="URGENTE el correo está caído",
+        description="No podemos entrar a Zoho Mail desde la mañana.",
+    )
+    result = classify(POLICY, request)
+    assert (result.kind, result.vendor) == ("third_party", "Zoho")
+    assert "the description refines the subject's rule urgent-service-down" in result.evidence
+
+
+def test_the_description_may_refine_an_outage_into_the_customers_own_error() -> None:
+    request = Request(
+        subject="no puedo enviar correos",
+        description="Outlook me dice que la contraseña es incorrecta.",
+    )
+    assert classify(POLICY, request).rule_id == "high-mail-error-customer"
+
+
+def test_a_story_in_the_description_never_escalates_the_subject() -> None:
+    request = Request(
+        subject="Cotización de un módulo de reportes",
+        description="El mes pasado el servidor estuvo caído. Queremos un módulo de reportes.",
+    )
+    assert classify(POLICY, request).priority == "Medium"
+
+
+def test_a_rule_set_aside_by_a_veto_says_so() -> None:
+    request = Request(subject="¿Por qué se cayó mi sitio?", description="Ya funciona, gracias.")
+    result = classify(POLICY, request)
+    assert result.rule_id == "default"
+    assert (
+        'urgent-service-down held but was set aside by resolved: "ya funciona" in the description'
+        in result.evidence
+    )
+
+
+def test_quoted_history_below_the_request_is_not_read() -> None:
+    description = (
+        "Gracias, ya recibimos la factura.\n\n"
+        "El lun, 3 mar 2025 a las 10:12, Soporte Ignus escribió:\n"
+        "> el sitio no carga, nos hackearon, el servidor está caído"
+    )
+    result = classify(
+        POLICY, Request(subject="RE: RE: FW: factura de marzo", description=description)
+    )
+    assert result.priority == "Medium"
+
+
+def test_a_signature_and_a_legal_footer_are_not_read() -> None:
+    description = (
+        "Buen día, quiero renovar mi dominio por 2 años.\n\n"
+        "Atte. Carlos\nJefe de Soporte y Desarrollo\n"
+        "Este correo puede contener información confidencial y está libre de virus o malware."
+    )
+    result = classify(POLICY, Request(subject="Renovación de dominio", description=description))
+    assert (result.priority, result.kind) == ("Medium", "standard")
+
+
+def test_html_entities_styles_and_addresses_are_read_as_text() -> None:
+    description = (
+        "<style>.down{color:red}</style><p>El sitio est&aacute; ca&iacute;do</p>"
+        "<p>Escriban a billing@cliente.com</p>"
+    )
+    result = classify(POLICY, Request(subject="Ayuda", description=description))
+    assert result.rule_id == "urgent-service-down"
+    assert 'outage: "caido" in the description' in result.evidence
+
+
+def test_a_cut_description_says_so() -> None:
+    filler = "bla " * 800  # 3,200 characters before the problem
+    result = classify(POLICY, Request(subject="Ayuda", description=filler + "el sitio no carga"))
+    assert result.rule_id == "default"
+    assert "read the first 3000 characters of the description" in result.evidence
+
+
+def test_concepts_of_a_together_rule_must_share_a_sentence() -> None:
+    # "quiero" and "página" in different sentences are no request to build a page.
+    apart = Request(
+        subject="Factura", description="Quiero la factura de octubre. La página va bien."
+    )
+    near = Request(subject="Ayuda", description="Quiero una página de promociones.")
+    assert classify(POLICY, apart).kind == "standard"
+    assert classify(POLICY, near).kind == "operations"
