@@ -68,3 +68,31 @@ def stop_on_signals(*then: Callable[[], object]) -> threading.Event:
 
 def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def require_migrated(url: str) -> None:
+    """Refuse to start on a schema behind the code (`run`, `worker` and `clock` alike); start
+    anyway when the database is down (readiness reports it, and the service picks the database
+    up when it returns)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .. import db
+
+    engine = db.make_engine(url)
+    try:
+        current = db.current_revision(engine)
+    except DBAPIError as exc:
+        logging.getLogger("integration").warning(
+            "database %s unreachable at start-up (%s); starting anyway",
+            safe_url(url),
+            db.describe_error(exc, url),
+        )
+        return
+    finally:
+        engine.dispose()
+    head = db.head_revision()
+    if current != head:
+        raise UserError(
+            f"database at revision {current or 'none'}, code needs {head}: "
+            "run `python -m integration db upgrade` (or `make run`)"
+        )

@@ -11,7 +11,15 @@ from sqlalchemy import func, select, update
 from .. import db
 from ..models import InboxEvent, OutboxWrite
 from ..pipeline.step import WAITING
-from .base import UserError, cli, container_of, safe_url, settings_of, stop_on_signals
+from .base import (
+    UserError,
+    cli,
+    container_of,
+    require_migrated,
+    safe_url,
+    settings_of,
+    stop_on_signals,
+)
 
 
 @cli.command("worker")
@@ -23,6 +31,7 @@ def worker_command(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
+    require_migrated(settings.database_url)
     container = container_of(ctx)
     stop = stop_on_signals(container.wake_worker)
     click.echo(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
 import sys
 import threading
 
@@ -11,7 +13,15 @@ import click
 from werkzeug.serving import WSGIRequestHandler
 
 from ..config import setting_fields
-from .base import UserError, cli, container_of, safe_url, settings_of, stop_on_signals
+from .base import (
+    UserError,
+    cli,
+    container_of,
+    require_migrated,
+    safe_url,
+    settings_of,
+    stop_on_signals,
+)
 
 log = logging.getLogger("integration")
 
@@ -29,12 +39,23 @@ def run(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
-    _require_migrated(settings.database_url)
+    require_migrated(settings.database_url)
     app = create_app(settings, **dict(ctx.obj.get("overrides") or {}))
     container = app.extensions["integration"]
-    server = make_server(
-        settings.host, settings.port, app, threaded=True, request_handler=_RedactingHandler
-    )
+    try:
+        listener = listen(settings.host, settings.port)
+    except OSError as exc:
+        container.dispose()
+        raise UserError(listen_problem(settings.host, settings.port, exc)) from None
+    with listener:  # werkzeug serves a duplicate of it
+        server = make_server(
+            settings.host,
+            settings.port,
+            app,
+            threaded=True,
+            request_handler=_RedactingHandler,
+            fd=listener.fileno(),
+        )
     stop = stop_on_signals(
         container.wake_worker,
         lambda: threading.Thread(target=server.shutdown, daemon=True).start(),
@@ -73,7 +94,7 @@ def clock_command(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
-    _require_migrated(settings.database_url)
+    require_migrated(settings.database_url)
     container = container_of(ctx)
     stop = stop_on_signals()
     click.echo(
@@ -86,6 +107,39 @@ def clock_command(ctx: click.Context) -> None:
         container.dispose()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket of `run`, bound here so that a port in use or a host that does not
+    resolve is an error of ours (werkzeug would print two lines and exit 1)."""
+    from werkzeug.serving import LISTEN_QUEUE, select_address_family
+
+    family = select_address_family(host, port)
+    if family == socket.AF_UNIX:
+        raise OSError(errno.EINVAL, "a unix socket is not supported, use an address")
+    address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_QUEUE)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    """Why `run` cannot listen, naming the setting to change."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, socket.gaierror):
+        return f"HOST: cannot resolve {host!r} ({reason})"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"PORT: {host}:{port} is already in use (is the service already running? "
+            "set PORT to another port)"
+        )
+    return f"HOST/PORT: cannot listen on {host}:{port} ({reason})"
+
+
 class _RedactingHandler(WSGIRequestHandler):
     """Access log lines without the webhook's `?token=` secret."""
 
@@ -94,29 +148,6 @@ class _RedactingHandler(WSGIRequestHandler):
 
 
 SECRET_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
-
-
-def _require_migrated(url: str) -> None:
-    """Refuse to run on a schema behind the code; start anyway when the database is down
-    (readiness reports it, and the service picks the database up when it returns)."""
-    from sqlalchemy.exc import OperationalError
-
-    from .. import db
-
-    engine = db.make_engine(url)
-    try:
-        current = db.current_revision(engine)
-    except OperationalError as exc:
-        log.warning("database unreachable at start-up (%s); starting anyway", type(exc).__name__)
-        return
-    finally:
-        engine.dispose()
-    head = db.head_revision()
-    if current != head:
-        raise UserError(
-            f"database at revision {current or 'none'}, code needs {head}: "
-            "run `python -m integration db upgrade` (or `make run`)"
-        )
 
 
 @cli.group("db")

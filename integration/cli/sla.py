@@ -24,6 +24,7 @@ from ..rules import (
     explain,
     load_policy,
 )
+from ..rules.calendar import CalendarError
 from ..rules.deadlines import Deadline
 from ..rules.policy import KINDS
 from .base import UserError, cli, clock_of
@@ -36,12 +37,23 @@ def iso_z(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
+# The years the command line computes in: the holiday calendars are known there, and a
+# typo (0001, 9999, 2500) is refused with one line instead of overflowing the calendar.
+SUPPORTED_YEARS = (2000, 2199)
+
+
+def supported_range() -> str:
+    return f"{SUPPORTED_YEARS[0]}-01-01 to {SUPPORTED_YEARS[1]}-12-31"
+
+
 def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
-    """ISO-8601; a naive time is read in the policy time zone."""
+    """ISO-8601; a naive time is read in the policy time zone. Only years in SUPPORTED_YEARS."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f'{what}: "{text}" is not an ISO-8601 time') from None
+    if not SUPPORTED_YEARS[0] <= moment.year <= SUPPORTED_YEARS[1]:
+        raise UserError(f'{what}: "{text}" is outside the supported range, {supported_range()}')
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -129,7 +141,10 @@ def compute(
         account_id=account,
     )
     now = parse_instant(now_text, tz, "--now") if now_text else clock_of(ctx)()
-    deadlines = compute_deadlines(policy, history)
+    try:
+        deadlines = compute_deadlines(policy, history)
+    except CalendarError as exc:  # a deadline beyond the calendars' reach
+        raise UserError(f"{exc} (supported: {supported_range()})") from None
     status = evaluate(history, deadlines, now)
     if not as_json:
         click.echo(explain(policy, history, deadlines, status, lang=lang))

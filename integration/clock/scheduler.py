@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
+from ..db import describe_error
 from ..health import beat
 from .sweep import sweep_once
 
@@ -94,7 +95,7 @@ class ClockProcess:
         try:
             sweep_once(self.c)
         except DBAPIError as exc:
-            log.warning("sweep skipped, database unavailable (%s)", type(exc.orig).__name__)
+            log.warning("sweep skipped, database unavailable (%s)", describe_error(exc))
 
     def poll(self) -> None:
         from .poll import poll_once
@@ -102,13 +103,13 @@ class ClockProcess:
         try:
             poll_once(self.c)
         except DBAPIError as exc:
-            log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
+            log.warning("poll skipped, database unavailable (%s)", describe_error(exc))
 
     def heartbeat(self) -> None:
         try:
             beat(self.c.sessions, "clock", self.owner, self.c.clock())
         except DBAPIError as exc:
-            log.warning("clock heartbeat not written (%s)", type(exc.orig).__name__)
+            log.warning("clock heartbeat not written (%s)", describe_error(exc))
 
     # ---- process ----------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class ClockProcess:
         try:
             leading = self.leadership.try_acquire()
         except DBAPIError as exc:
-            log.warning("clock cannot reach the database (%s)", type(exc.orig).__name__)
+            log.warning("clock cannot reach the database (%s)", describe_error(exc))
             leading = False
         if not leading:
             stop.wait(LEADER_RETRY_S)

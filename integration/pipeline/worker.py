@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
+from ..db import describe_error
 from ..health import beat
 from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
@@ -92,7 +93,7 @@ class Worker:
         try:
             self.writer.adopt_dry_run()
         except DBAPIError as exc:  # the database is down: the next start adopts them
-            log.warning("dry-run writes not adopted (%s)", type(exc.orig).__name__)
+            log.warning("dry-run writes not adopted (%s)", describe_error(exc))
         failures = 0
         while not stop.is_set():
             wait = self.settings.worker_poll_s
@@ -106,7 +107,7 @@ class Worker:
                 wait = min(self.settings.worker_poll_s * 2**failures, 30.0)
                 log.warning(
                     "worker round failed, database unavailable (%s); retry in %.1f s",
-                    type(exc.orig).__name__,
+                    describe_error(exc),
                     wait,
                 )
                 busy = False
