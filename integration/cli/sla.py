@@ -61,7 +61,9 @@ def _policy(path: str | None):  # type: ignore[no-untyped-def]
     from ..config import load_settings
 
     try:
-        return load_policy(path or load_settings().sla_policy_file or None)
+        # Only the policy file is read: no server is needed, so no other setting matters here.
+        policy_file = load_settings(only={"SLA_POLICY_FILE"}).sla_policy_file
+        return load_policy(path or policy_file or None)
     except PolicyError as exc:
         raise UserError(f"policy: {exc}") from None
 
