@@ -12,11 +12,12 @@ import threading
 import click
 from werkzeug.serving import WSGIRequestHandler
 
-from ..config import setting_fields
+from ..config import Secret, setting_fields
 from .base import (
     UserError,
     cli,
     container_of,
+    refuse_second_worker,
     require_migrated,
     safe_url,
     settings_of,
@@ -29,7 +30,17 @@ log = logging.getLogger("integration")
 @cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the all-in-one service: web, worker and (CLOCK_ENABLED) clock in one process."""
+    """Run the all-in-one service: web server, worker and clock in one process.
+
+    Listens on HOST:PORT (0: any free port) and prints one line: the address, the database
+    (DATABASE_URL, password hidden) and whether Zoho write-back is live or dry-run (dry-run
+    unless the four ZOHO_* credentials are set). Webhooks are authenticated as WEBHOOK_AUTH
+    says. CLOCK_ENABLED=false leaves the clock to a separate `clock` process.
+
+    Settings come from the environment over `.env` (`config show` prints them;
+    config.example.env documents each). Refuses a database behind the code's migrations
+    (`db upgrade` first; `make run` does both) and, on SQLite, a second process with a worker
+    on the same file. Stops cleanly on SIGTERM or Ctrl-C."""
     from werkzeug.serving import make_server
 
     from ..app import create_app
@@ -42,6 +53,7 @@ def run(ctx: click.Context) -> None:
     require_migrated(settings.database_url)
     app = create_app(settings, **dict(ctx.obj.get("overrides") or {}))
     container = app.extensions["integration"]
+    refuse_second_worker(container)
     try:
         listener = listen(settings.host, settings.port)
     except OSError as exc:
@@ -156,7 +168,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="head", show_default=True, help="the Alembic revision to reach")
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the Alembic migrations."""
@@ -192,7 +204,15 @@ def config_show(ctx: click.Context) -> None:
     """Print every setting with its value (secrets hidden)."""
     settings = settings_of(ctx)
     for name, env, _default, _doc in setting_fields():
-        value = getattr(settings, name)
-        if env == "DATABASE_URL":
-            value = safe_url(value)
-        click.echo(f"{env}={value}")
+        click.echo(f"{env}={shown_setting(env, getattr(settings, name))}")
+
+
+def shown_setting(env: str, value: object) -> str:
+    """A setting as it would be written in `.env`: a secret only says whether it is set."""
+    if isinstance(value, Secret):
+        return "<hidden>" if value else ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if env == "DATABASE_URL":
+        return safe_url(str(value))
+    return str(value)

@@ -6,7 +6,7 @@ A public contract used by support leads and ops: JSON field names and exit codes
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,14 +27,9 @@ from ..rules import (
 from ..rules.calendar import CalendarError
 from ..rules.deadlines import Deadline
 from ..rules.policy import KINDS
-from .base import UserError, cli, clock_of
+from .base import UserError, cli, clock_of, iso_instant
 
-
-def iso_z(moment: datetime | None) -> str | None:
-    """UTC ISO-8601 with seconds and a trailing Z: 2026-11-30T14:30:00Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+iso_z = iso_instant  # UTC ISO-8601 with seconds and a trailing Z: 2026-11-30T14:30:00Z
 
 
 # The years the command line computes in: the holiday calendars are known there, and a
@@ -84,20 +79,36 @@ def sla() -> None:
 
 
 @sla.command("compute")
-@click.option("--priority", required=True, help="Urgent/Urgente, High/Alta, Medium/Media, Low/Baja")
-@click.option("--created", required=True, help="creation time, ISO-8601")
+@click.option("--priority", required=True, help="Urgente/Urgent, Alta/High, Media/Medium, Baja/Low")
+@click.option(
+    "--created",
+    required=True,
+    help="creation time, ISO-8601 (without an offset: the policy's zone); years 2000-2199",
+)
 @click.option("--hold", "holds", multiple=True, help="START/END of a hold (END may be empty)")
 @click.option("--change", "changes", multiple=True, help="AT=PRIORITY: a later priority change")
 @click.option("--responded", help="first public agent response, ISO-8601")
 @click.option("--closed", help="closing time, ISO-8601")
-@click.option("--kind", type=click.Choice(KINDS), default="standard", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="standard",
+    show_default=True,
+    help="the request kind (classification's answer)",
+)
 @click.option("--vendor", default="", help="the vendor of a third_party request")
 @click.option("--eta", help="operations ETA, ISO-8601")
 @click.option("--account", default="", help="Zoho account id (dedicated-support plans)")
 @click.option("--now", "now_text", help="evaluate the status at this time (default: now)")
 @click.option("--policy", "policy_path", help="policy TOML (default: SLA_POLICY_FILE or shipped)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["es", "en"]),
+    default="es",
+    show_default=True,
+    help="language of the explanation",
+)
 @click.pass_context
 def compute(
     ctx: click.Context,
@@ -119,17 +130,14 @@ def compute(
     """Deadlines of one ticket, with the intervals that produced them."""
     policy = _policy(policy_path)
     tz = policy.tz
-    try:
-        first = policy.priority(priority).key
-        history_changes = [PriorityChange(parse_instant(created, tz, "--created"), first)]
-        for text in changes:
-            at, sep, name = text.partition("=")
-            if not sep:
-                raise UserError(f'--change: "{text}" is not AT=PRIORITY')
-            moment = parse_instant(at, tz, "--change")
-            history_changes.append(PriorityChange(moment, policy.priority(name).key))
-    except PolicyError as exc:
-        raise UserError(str(exc)) from None
+    first = _priority(policy, priority, "--priority")
+    history_changes = [PriorityChange(parse_instant(created, tz, "--created"), first)]
+    for text in changes:
+        at, sep, name = text.partition("=")
+        if not sep:
+            raise UserError(f'--change: "{text}" is not AT=PRIORITY')
+        moment = parse_instant(at, tz, "--change")
+        history_changes.append(PriorityChange(moment, _priority(policy, name, "--change")))
     created_at = history_changes[0].at
     history = TicketHistory(
         created=created_at,
@@ -174,6 +182,18 @@ def compute(
         },
     }
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _priority(policy, name: str, option: str) -> str:  # type: ignore[no-untyped-def]
+    """The key of the priority called `name`; an unknown name lists every name the policy has
+    for each priority (Spanish and English)."""
+    try:
+        return policy.priority(name).key
+    except PolicyError:
+        known = ", ".join(
+            "/".join(dict.fromkeys((*p.names, p.key))) for p in policy.priorities.values()
+        )
+        raise UserError(f'{option}: unknown priority "{name}" (known: {known})') from None
 
 
 def _hold(text: str, tz: ZoneInfo) -> Hold:

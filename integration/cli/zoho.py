@@ -442,8 +442,8 @@ def delete_webhook(ctx: click.Context, webhook_id: str | None) -> None:
 
 
 @cli.command("fake-zoho")
-@click.option("--port", type=int, default=8900, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8900, show_default=True, help="port to listen on")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 def fake_zoho(port: int, host: str) -> None:
     """Serve a fake Zoho Desk (tests, benchmarks, demos). Prints the settings to point at it."""
     from ..zoho.fake_server import FakeZohoServer

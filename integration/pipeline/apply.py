@@ -47,6 +47,7 @@ class EventApplier(Step):
                 lease=timedelta(seconds=self.settings.worker_lease_s),
                 limit=self.settings.worker_batch,
                 order_by=[InboxEvent.id],
+                where=self.scoped(InboxEvent),
             )
         # A batch is applied in the order of the tickets' own times (the log makes any order
         # give the same deadlines; this order just skips fewer stale snapshots).

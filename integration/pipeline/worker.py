@@ -25,13 +25,14 @@ from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
 from .notify import NoticeSender
+from .step import Scope
 from .write import OutboxWriter
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=10)
 
-__all__ = ["RetryLater", "RoundResult", "Worker"]
+__all__ = ["RetryLater", "RoundResult", "Scope", "Worker"]
 
 
 @dataclass
@@ -46,7 +47,9 @@ class RoundResult:
 
 
 class Worker:
-    def __init__(self, container: Container, name: str = "worker") -> None:
+    def __init__(
+        self, container: Container, name: str = "worker", scope: Scope | None = None
+    ) -> None:
         self.c = container
         self.settings = container.settings
         self.name = name
@@ -56,6 +59,8 @@ class Worker:
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
         self.notifier = NoticeSender(container, self.ledger, self.owner)
+        for step in (self.applier, self.writer, self.notifier):
+            step.scope = scope
 
     def process_events(self) -> int:
         return self.applier.process()
