@@ -5,6 +5,9 @@ what it stored, and SQLite's one worker is guarded."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -177,18 +180,32 @@ def test_replay_warns_when_a_worker_is_running_on_sqlite(
     code, _, err = run(capsys, "inbox", "replay", str(EXAMPLE))
     assert code == 0
     assert err.strip() == (
-        "warning: a worker (worker-41-abcd1234) beat 0 s ago on this database; on SQLite two "
+        f"warning: a worker ({ALIVE}) beat 0 s ago on this database; on SQLite two "
         "processes applying events compete for the one writer (use --no-process to let that "
         "worker apply these)"
     )
 
 
-def running_worker(url: str, beat_at: datetime) -> None:
+ALIVE = f"worker-{os.getppid()}-abcd1234"  # a process that runs: pytest's parent
+
+
+def running_worker(url: str, beat_at: datetime, owner: str = ALIVE) -> None:
     engine = db.make_engine(url)
     try:
-        beat(db.make_session_factory(engine), "worker", "worker-41-abcd1234", beat_at)
+        beat(db.make_session_factory(engine), "worker", owner, beat_at)
     finally:
         engine.dispose()
+
+
+def test_replay_does_not_warn_of_a_worker_whose_process_is_gone(
+    service_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # ended and reaped: its pid runs nothing
+    running_worker(service_db, beat_at=NOW, owner=f"worker-{gone.pid}-abcd1234")
+    code, _, err = run(capsys, "inbox", "replay", str(EXAMPLE))
+    assert code == 0
+    assert err == ""
 
 
 @pytest.mark.skipif(on_postgres(), reason="several workers are fine on PostgreSQL")
@@ -205,7 +222,7 @@ def test_a_second_worker_on_the_same_sqlite_file_is_refused(
     code, _, err = run(capsys, command)
     assert code == 2
     assert err.strip() == (
-        "error: a worker (worker-41-abcd1234) beat 0 s ago on this database: run one worker per "
+        f"error: a worker ({ALIVE}) beat 0 s ago on this database: run one worker per "
         "SQLite database (stop it, or wait 30 s after it stopped; several workers need "
         "PostgreSQL)"
     )

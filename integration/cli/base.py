@@ -85,12 +85,33 @@ def other_worker(container) -> str | None:  # type: ignore[no-untyped-def]
             beat = session.get(ProcessHeartbeat, "worker")
     except SQLAlchemyError:
         return None
-    if beat is None:
+    if beat is None or not _may_be_alive(beat.detail):
         return None
     age = (container.clock() - beat.beat_at).total_seconds()
     if not -WORKER_ALIVE_S < age < WORKER_ALIVE_S:
         return None
     return f"a worker ({beat.detail}) beat {max(age, 0):.0f} s ago on this database"
+
+
+def _may_be_alive(owner: str) -> bool:
+    """Whether the process named in a heartbeat (`worker-<pid>-<hex>`) may still run. A SQLite
+    file is local, so its workers are processes of this machine: one that is gone (killed, and
+    restarted by its supervisor) is not running, whatever its last beat."""
+    import os
+
+    parts = owner.split("-")
+    if len(parts) < 3 or not parts[-2].isdigit():
+        return True  # not our naming: assume it runs
+    pid = int(parts[-2])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def refuse_second_worker(container) -> None:  # type: ignore[no-untyped-def]
