@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -502,12 +502,16 @@ def setting_fields() -> list[tuple[str, str, str, str]]:
     ]
 
 
-def settings_from_mapping(values: Mapping[str, str]) -> Settings:
-    """Parse settings from a mapping of variable name to raw string (defaults fill the rest)."""
+def settings_from_mapping(
+    values: Mapping[str, str], only: Collection[str] | None = None
+) -> Settings:
+    """Parse settings from a mapping of variable name to raw string (defaults fill the rest).
+    With `only` (variable names), the others keep their defaults and are not read: a command
+    that needs one setting does not fail on an unrelated bad one."""
     parsed: dict[str, Any] = {}
     for f in fields(Settings):
         env = f.metadata["env"]
-        raw = values.get(env)
+        raw = values.get(env) if only is None or env in only else None
         if raw is None:
             raw = f.metadata["default"]
         try:
@@ -518,12 +522,29 @@ def settings_from_mapping(values: Mapping[str, str]) -> Settings:
     return Settings(**parsed)
 
 
+# The dotenv file read under the environment: `.env` in the working directory unless this variable
+# names another file; set to nothing, no file is read (the test suite sets it so a developer's
+# `.env` never changes a test).
+DOTENV_VARIABLE = "INTEGRATION_DOTENV"
+
+
+def dotenv_file(environ: Mapping[str, str] | None = None) -> str | None:
+    """The dotenv file to read, or None (INTEGRATION_DOTENV set to nothing)."""
+    value = (os.environ if environ is None else environ).get(DOTENV_VARIABLE, ".env")
+    return value.strip() or None
+
+
 def load_settings(
-    environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | os.PathLike[str] | None = "",
+    only: Collection[str] | None = None,
 ) -> Settings:
-    """Settings from `.env` (when present) overridden by the environment."""
+    """Settings from the dotenv file (when present) overridden by the environment. `dotenv_path`
+    "" means the default (`dotenv_file()`), None no file; `only` as in `settings_from_mapping`."""
+    if dotenv_path == "":
+        dotenv_path = dotenv_file(environ)
     merged: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
-    return settings_from_mapping(merged)
+    return settings_from_mapping(merged, only=only)

@@ -7,7 +7,8 @@ database is picked up again without restarting us.
 
 from __future__ import annotations
 
-import contextlib
+import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from .config import DEFAULT_DATABASE_URL, ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -39,11 +42,28 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: int
     )
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+def _sqlite_folder(url: str) -> None:
+    """The SQLite file's folder must exist: a typo in DATABASE_URL must not create folders and
+    an empty database somewhere. Only the default instance folder is created."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        with contextlib.suppress(OSError):  # an unusable path fails later, on connect
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if folder.is_dir():
+        return
+    if url == DEFAULT_DATABASE_URL:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"DATABASE_URL: cannot create {folder}: {exc.strerror}") from None
+        return
+    raise ConfigError(
+        f"DATABASE_URL: the folder {folder} does not exist (create it, or correct the URL)"
+    )
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    _sqlite_folder(url)
     engine = create_engine(
         url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     )
@@ -123,6 +143,26 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_WORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def describe_error(exc: BaseException, url: str | None = None) -> str:
+    """Why a database call failed, in one line: the driver's first line (not the class name
+    alone), with any password taken out."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = lines[0] if lines else type(cause).__name__
+    text = text.removeprefix("connection failed: ")
+    text = re.sub(r"\s{2,}", " ", text)
+    if url:
+        password = make_url(url).password
+        if password:
+            text = text.replace(str(password), "***")
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _PASSWORD_WORD.sub(r"\1***", text)
+
+
 def alembic_config(url: str) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -137,8 +177,15 @@ def upgrade(url: str, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    # Alembic announces its dialect at INFO on every configure: noise in a start-up check.
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(max(level, logging.WARNING))
+    try:
+        with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        quiet.setLevel(level)
 
 
 def head_revision() -> str | None:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from integration import db
 from integration.app import create_app
-from integration.config import Settings, settings_from_mapping
+from integration.config import DOTENV_VARIABLE, Settings, settings_from_mapping
 from integration.models import Base
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -57,6 +57,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None:
             reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
             item.add_marker(pytest.mark.skip(reason=f"moved wall clock cannot reach: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def no_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads a `.env`: a developer's file in the checkout must not change a test.
+    (Processes a test starts inherit it; a test that means to read one sets it back.)"""
+    monkeypatch.setenv(DOTENV_VARIABLE, "")
 
 
 def on_postgres() -> bool:

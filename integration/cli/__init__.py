@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from ..config import ConfigError
 from . import inbox, service, sla, status, zoho  # noqa: F401  (each registers its commands)
@@ -23,15 +24,19 @@ __all__ = ["UserError", "cli", "main"]
 def main(argv: Sequence[str] | None = None, **overrides: Any) -> int:
     """The entry point. `overrides` (a clock, fakes) reach every container a command builds,
     as they would reach `create_app`."""
+    context: dict[str, Any] = {"overrides": overrides}
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None,
             standalone_mode=False,
             prog_name="integration",
-            obj={"overrides": overrides},
+            obj=context,
         )
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
+        return 2
+    except DBAPIError as exc:  # the database cannot be reached or refuses: say where and why
+        click.echo(f"error: {_database_problem(exc, context)}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -40,3 +45,14 @@ def main(argv: Sequence[str] | None = None, **overrides: Any) -> int:
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     return result if isinstance(result, int) else 0
+
+
+def _database_problem(exc: DBAPIError, context: dict[str, Any]) -> str:
+    """One line naming the database (its password hidden) and the driver's reason."""
+    from ..db import describe_error
+    from .base import safe_url
+
+    settings = context.get("settings")
+    url = settings.database_url if settings is not None else None
+    where = f"database {safe_url(url)}" if url else "database"
+    return f"{where}: {describe_error(exc, url)}"

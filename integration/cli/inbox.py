@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import func, select, update
@@ -11,7 +13,19 @@ from sqlalchemy import func, select, update
 from .. import db
 from ..models import InboxEvent, OutboxWrite
 from ..pipeline.step import WAITING
-from .base import UserError, cli, container_of, safe_url, settings_of, stop_on_signals
+from .base import (
+    UserError,
+    cli,
+    container_of,
+    human_when,
+    iso_instant,
+    other_worker,
+    refuse_second_worker,
+    require_migrated,
+    safe_url,
+    settings_of,
+    stop_on_signals,
+)
 
 
 @cli.command("worker")
@@ -23,7 +37,9 @@ def worker_command(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     configure_logging(settings.log_level, settings.log_format)
+    require_migrated(settings.database_url)
     container = container_of(ctx)
+    refuse_second_worker(container)
     stop = stop_on_signals(container.wake_worker)
     click.echo(
         f"worker: database={safe_url(settings.database_url)} "
@@ -41,7 +57,7 @@ def inbox() -> None:
 
 
 @inbox.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts by state, the oldest waiting event, and what failed."""
@@ -159,12 +175,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for item in body["refused_fields"]:
         for name, detail in sorted(item["fields"].items()):
             click.echo(
-                f"refused field {name} = {detail.get('value')!r} for ticket {item['ticket']}: "
+                f'refused field {name} = "{detail.get("value")}" for ticket {item["ticket"]}: '
                 f"{detail.get('reason')} (fix it in Zoho, then `inbox retry`)"
             )
     if waiting["events"] or waiting["writes"]:
         click.echo(f"waiting for Zoho: {waiting['events']} event(s), {waiting['writes']} write(s)")
-    click.echo(f"write-back: {body['write_back']}" + (f" ({zoho})" if zoho != "ok" else ""))
+    click.echo(
+        f"write-back: {body['write_back']}"
+        + (f" ({zoho})" if zoho not in {"ok", "dry-run"} else "")
+    )
 
 
 def _zoho_state(container) -> str:  # type: ignore[no-untyped-def]
@@ -177,7 +196,8 @@ def _zoho_state(container) -> str:  # type: ignore[no-untyped-def]
     if state.reauth_required:
         return f"re-authorisation required: {state.reauth_reason}"
     if state.calls_paused_until is not None and state.calls_paused_until > container.clock():
-        return f"calls paused until {state.calls_paused_until.isoformat()} (daily credits spent)"
+        until = iso_instant(state.calls_paused_until)
+        return f"calls paused until {until} (daily credits spent)"
     return "ok"
 
 
@@ -201,6 +221,13 @@ def retry(ctx: click.Context, event_id: int | None) -> None:
                 .where(*where)
                 .values(status="pending", attempts=0, waits=0, available_at=now, last_error="")
             ).rowcount
+            if event_id is not None and not events:
+                found = session.scalar(select(InboxEvent.status).where(InboxEvent.id == event_id))
+                if found is None:
+                    raise UserError(f"no event {event_id} in the inbox (`inbox status` lists them)")
+                raise UserError(
+                    f"event {event_id} is {found}, not failed or quarantined: nothing to retry"
+                )
             writes = 0
             if event_id is None:
                 # Failed writes, and writes with fields Zoho refused (once the field is fixed
@@ -230,9 +257,12 @@ def retry(ctx: click.Context, event_id: int | None) -> None:
 @click.option("--no-process", is_flag=True, help="store only; let the running worker apply it")
 @click.pass_context
 def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
-    """Feed a saved delivery (Zoho's JSON array) through the whole pipeline."""
-    from ..pipeline.inbox import DeliveryError, parse_delivery, store
-    from ..pipeline.worker import Worker
+    """Feed a saved delivery (Zoho's JSON array) through the whole pipeline.
+
+    Only the events this command stores are applied (and their tickets' write-backs sent):
+    the rest of the queue is left to the running worker."""
+    from ..pipeline.inbox import DeliveryError, parse_delivery, store_returning_ids
+    from ..pipeline.worker import Scope, Worker
 
     try:
         events = parse_delivery(delivery.read_bytes())
@@ -243,13 +273,42 @@ def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
     container = container_of(ctx)
     try:
         with db.transaction(container.sessions) as session:
-            new, duplicates = store(session, events, source="replay", now=container.clock())
-        click.echo(f"stored {new} new event(s), {duplicates} already known")
-        if not no_process:
-            rounds = Worker(container, name="replay").run_until_idle()
-            click.echo(f"applied in {rounds} round(s)")
+            ids = store_returning_ids(session, events, source="replay", now=container.clock())
+        click.echo(f"stored {len(ids)} new event(s), {len(events) - len(ids)} already known")
+        if no_process or not ids:
+            return
+        other = other_worker(container)
+        if other and db.is_sqlite(container.settings.database_url):
+            click.echo(
+                f"warning: {other}; on SQLite two processes applying events compete for the "
+                "one writer (use --no-process to let that worker apply these)",
+                err=True,
+            )
+        with container.sessions() as session:
+            stored = session.execute(
+                select(InboxEvent.id, InboxEvent.ticket_id).where(InboxEvent.id.in_(ids))
+            ).all()
+        scope = Scope(frozenset(ids), frozenset(t for _, t in stored if t))
+        Worker(container, name="replay", scope=scope).run_until_idle()
+        with container.sessions() as session:
+            results = session.execute(
+                select(
+                    InboxEvent.id,
+                    InboxEvent.event_type,
+                    InboxEvent.ticket_id,
+                    InboxEvent.status,
+                    InboxEvent.last_error,
+                )
+                .where(InboxEvent.id.in_(ids))
+                .order_by(InboxEvent.id)
+            ).all()
     finally:
         container.dispose()
+    for event_id, event_type, ticket_id, state, error in results:
+        click.echo(
+            f"event {event_id} ({event_type or '-'}, ticket {ticket_id or '-'}): {state}"
+            + (f": {error}" if error else "")
+        )
 
 
 @cli.group("ticket")
@@ -259,12 +318,11 @@ def ticket() -> None:
 
 @ticket.command("show")
 @click.argument("ticket_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.pass_context
 def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     """Classification, deadlines, SLA status, pending write and the audit trail."""
     from ..models import AuditEntry, TicketObservation, TrackedTicket
-    from ..rules.explain import format_when
 
     container = container_of(ctx)
     try:
@@ -298,8 +356,8 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         container.dispose()
     tz = container.policy.tz
 
-    def when(moment):  # type: ignore[no-untyped-def]
-        return format_when(moment, tz, container.policy.language) if moment else "-"
+    def when(moment: datetime | None) -> str:
+        return human_when(moment, tz, container.policy.language)
 
     body = {
         "ticket": ticket_id,
@@ -309,11 +367,11 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         "vendor": tracked.vendor or None,
         "rule": tracked.rule_id,
         "sla_status": tracked.sla_status,
-        "response_due": tracked.response_due,
-        "resolution_target": tracked.resolution_target,
-        "resolution_due": tracked.resolution_due,
-        "first_response_at": tracked.first_response_at,
-        "next_check_at": tracked.next_check_at,
+        "response_due": iso_instant(tracked.response_due),
+        "resolution_target": iso_instant(tracked.resolution_target),
+        "resolution_due": iso_instant(tracked.resolution_due),
+        "first_response_at": iso_instant(tracked.first_response_at),
+        "next_check_at": iso_instant(tracked.next_check_at),
         "vendor_wait_s": json.loads(tracked.vendor_waits or "{}") or None,
         # operations work: how often the ETA was moved once set
         "eta_renegotiations": max(0, len(_changes([e for e in etas if e])) - 1),
@@ -334,16 +392,20 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
             "last_error": outbox.last_error or None,
             "refused": json.loads(outbox.refused or "{}") or None,
         },
-        "audit": [{"at": a.at, "decision": a.decision, "reason": a.reason} for a in audit],
+        "audit": [
+            {"at": iso_instant(a.at), "decision": a.decision, "reason": a.reason} for a in audit
+        ],
         "events_set_aside": [
             {"id": i, "type": t, "status": st, "reason": e} for i, t, st, e in set_aside
         ],
     }
     if as_json:
-        click.echo(json.dumps(body, indent=2, default=str, ensure_ascii=False))
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return
     for key in ("priority", "kind", "rule", "sla_status"):
-        click.echo(f"{key}: {body[key]}")
+        click.echo(f"{key}: {body[key] or '-'}")
+    if body["vendor"]:
+        click.echo(f"vendor: {body['vendor']}")
     for key in (
         "response_due",
         "resolution_target",
@@ -351,17 +413,17 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
         "first_response_at",
         "next_check_at",
     ):
-        click.echo(f"{key}: {when(body[key])}")
-    if body["write"]:
-        write = dict(body["write"])
-        refused = write.pop("refused") or {}
-        click.echo(f"write-back: {write}")
-        for name, detail in sorted(refused.items()):
+        click.echo(f"{key}: {when(getattr(tracked, key))}")
+    if outbox is None:
+        click.echo("write-back: none queued")
+    else:
+        click.echo(f"write-back: {_write_line(body['write'])}")
+        for name, detail in sorted((body["write"]["refused"] or {}).items()):
             click.echo(
-                f"refused by Zoho: {name} = {detail.get('value')!r}: {detail.get('reason')} "
+                f'refused by Zoho: {name} = "{detail.get("value")}": {detail.get("reason")} '
                 "(fix the field in Zoho, then `inbox retry`)"
             )
-    click.echo(f"comment: {body['comment']}")
+    click.echo(f"comment: {_comment_line(body['comment'])}")
     if body["kind"] == "operations":
         click.echo(f"eta renegotiations: {body['eta_renegotiations']}")
     for vendor, seconds in sorted((body["vendor_wait_s"] or {}).items()):
@@ -371,6 +433,21 @@ def show(ctx: click.Context, ticket_id: str, as_json: bool) -> None:
     click.echo("audit:")
     for entry in audit:
         click.echo(f"  {when(entry.at)}  {entry.decision}: {entry.reason}")
+
+
+def _write_line(write: dict[str, Any]) -> str:
+    """The outbox row for people: `done (dry-run: recorded, not sent), 0 write(s), 0 wait(s)`."""
+    mode = " (dry-run: recorded, not sent)" if write["dry_run"] else ""
+    line = f"{write['status']}{mode}, {write['writes']} write(s), {write['waits']} wait(s)"
+    return line + (f", last error: {write['last_error']}" if write["last_error"] else "")
+
+
+def _comment_line(comment: dict[str, Any]) -> str:
+    if comment["posted"]:
+        return f"posted (Zoho comment {comment['zoho_id']})"
+    if comment["zoho_id"] == "dry-run":
+        return "dry-run: recorded, not posted"
+    return f"not posted yet ({comment['attempts']} attempt(s))"
 
 
 def _changes(values: list[str]) -> list[str]:

@@ -25,24 +25,31 @@ from ..rules import (
     load_policy,
 )
 from ..rules.accuracy import evaluate as evaluate_corpus
+from ..rules.calendar import CalendarError
 from ..rules.deadlines import Deadline
 from ..rules.policy import KINDS, Policy
-from .base import UserError, cli, clock_of
+from .base import UserError, cli, clock_of, iso_instant
+
+iso_z = iso_instant  # UTC ISO-8601 with seconds and a trailing Z: 2026-11-30T14:30:00Z
 
 
-def iso_z(moment: datetime | None) -> str | None:
-    """UTC ISO-8601 with seconds and a trailing Z: 2026-11-30T14:30:00Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+# The years the command line computes in: the holiday calendars are known there, and a
+# typo (0001, 9999, 2500) is refused with one line instead of overflowing the calendar.
+SUPPORTED_YEARS = (2000, 2199)
+
+
+def supported_range() -> str:
+    return f"{SUPPORTED_YEARS[0]}-01-01 to {SUPPORTED_YEARS[1]}-12-31"
 
 
 def parse_instant(text: str, tz: ZoneInfo, what: str) -> datetime:
-    """ISO-8601; a naive time is read in the policy time zone."""
+    """ISO-8601; a naive time is read in the policy time zone. Only years in SUPPORTED_YEARS."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f'{what}: "{text}" is not an ISO-8601 time') from None
+    if not SUPPORTED_YEARS[0] <= moment.year <= SUPPORTED_YEARS[1]:
+        raise UserError(f'{what}: "{text}" is outside the supported range, {supported_range()}')
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -50,7 +57,9 @@ def _policy(path: str | None):  # type: ignore[no-untyped-def]
     from ..config import load_settings
 
     try:
-        return load_policy(path or load_settings().sla_policy_file or None)
+        # Only the policy file is read: no server is needed, so no other setting matters here.
+        policy_file = load_settings(only={"SLA_POLICY_FILE"}).sla_policy_file
+        return load_policy(path or policy_file or None)
     except PolicyError as exc:
         raise UserError(f"policy: {exc}") from None
 
@@ -71,20 +80,36 @@ def sla() -> None:
 
 
 @sla.command("compute")
-@click.option("--priority", required=True, help="Urgent/Urgente, High/Alta, Medium/Media, Low/Baja")
-@click.option("--created", required=True, help="creation time, ISO-8601")
+@click.option("--priority", required=True, help="Urgente/Urgent, Alta/High, Media/Medium, Baja/Low")
+@click.option(
+    "--created",
+    required=True,
+    help="creation time, ISO-8601 (without an offset: the policy's zone); years 2000-2199",
+)
 @click.option("--hold", "holds", multiple=True, help="START/END of a hold (END may be empty)")
 @click.option("--change", "changes", multiple=True, help="AT=PRIORITY: a later priority change")
 @click.option("--responded", help="first public agent response, ISO-8601")
 @click.option("--closed", help="closing time, ISO-8601")
-@click.option("--kind", type=click.Choice(KINDS), default="standard", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="standard",
+    show_default=True,
+    help="the request kind (classification's answer)",
+)
 @click.option("--vendor", default="", help="the vendor of a third_party request")
 @click.option("--eta", help="operations ETA, ISO-8601")
 @click.option("--account", default="", help="Zoho account id (dedicated-support plans)")
 @click.option("--now", "now_text", help="evaluate the status at this time (default: now)")
 @click.option("--policy", "policy_path", help="policy TOML (default: SLA_POLICY_FILE or shipped)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["es", "en"]),
+    default="es",
+    show_default=True,
+    help="language of the explanation",
+)
 @click.pass_context
 def compute(
     ctx: click.Context,
@@ -106,17 +131,14 @@ def compute(
     """Deadlines of one ticket, with the intervals that produced them."""
     policy = _policy(policy_path)
     tz = policy.tz
-    try:
-        first = policy.priority(priority).key
-        history_changes = [PriorityChange(parse_instant(created, tz, "--created"), first)]
-        for text in changes:
-            at, sep, name = text.partition("=")
-            if not sep:
-                raise UserError(f'--change: "{text}" is not AT=PRIORITY')
-            moment = parse_instant(at, tz, "--change")
-            history_changes.append(PriorityChange(moment, policy.priority(name).key))
-    except PolicyError as exc:
-        raise UserError(str(exc)) from None
+    first = _priority(policy, priority, "--priority")
+    history_changes = [PriorityChange(parse_instant(created, tz, "--created"), first)]
+    for text in changes:
+        at, sep, name = text.partition("=")
+        if not sep:
+            raise UserError(f'--change: "{text}" is not AT=PRIORITY')
+        moment = parse_instant(at, tz, "--change")
+        history_changes.append(PriorityChange(moment, _priority(policy, name, "--change")))
     created_at = history_changes[0].at
     history = TicketHistory(
         created=created_at,
@@ -130,7 +152,10 @@ def compute(
         account_id=account,
     )
     now = parse_instant(now_text, tz, "--now") if now_text else clock_of(ctx)()
-    deadlines = compute_deadlines(policy, history)
+    try:
+        deadlines = compute_deadlines(policy, history)
+    except CalendarError as exc:  # a deadline beyond the calendars' reach
+        raise UserError(f"{exc} (supported: {supported_range()})") from None
     status = evaluate(history, deadlines, now)
     if not as_json:
         click.echo(explain(policy, history, deadlines, status, lang=lang))
@@ -158,6 +183,18 @@ def compute(
         },
     }
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _priority(policy, name: str, option: str) -> str:  # type: ignore[no-untyped-def]
+    """The key of the priority called `name`; an unknown name lists every name the policy has
+    for each priority (Spanish and English)."""
+    try:
+        return policy.priority(name).key
+    except PolicyError:
+        known = ", ".join(
+            "/".join(dict.fromkeys((*p.names, p.key))) for p in policy.priorities.values()
+        )
+        raise UserError(f'{option}: unknown priority "{name}" (known: {known})') from None
 
 
 def _hold(text: str, tz: ZoneInfo) -> Hold:

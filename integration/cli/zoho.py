@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,10 +42,10 @@ class Check:
         return f"[{self.state}]".ljust(10) + f"{self.name}: {self.detail}"
 
 
-def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _client(ctx: click.Context, settings: Settings | None = None):  # type: ignore[no-untyped-def]
     from ..zoho import build_http_client
 
-    settings = settings_of(ctx)
+    settings = settings or settings_of(ctx)
     if not settings.zoho_configured:
         raise UserError(
             "Zoho is not configured: set ZOHO_ORG_ID, ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and "
@@ -78,8 +80,14 @@ def run_checks(
         return [Check("missing", "credentials", "set " + ", ".join(missing))]
     checks.append(Check("ok", "credentials", "org id, client id, secret and refresh token set"))
     try:
+        cached_until = desk.tokens.cached_until()
         desk.tokens.access_token()
-        checks.append(Check("ok", "access token", "Zoho issued an access token"))
+        if cached_until is not None:
+            until = cached_until.astimezone(UTC).isoformat(timespec="seconds")
+            detail = f"cached, valid until {until} (Zoho was not asked for a new one)"
+        else:
+            detail = "Zoho issued a new access token"
+        checks.append(Check("ok", "access token", detail))
     except ReauthorizationRequired as exc:
         checks.append(
             Check(
@@ -93,11 +101,20 @@ def run_checks(
         checks.append(Check("failed", "access token", f"{type(exc).__name__}: {exc}"))
         return checks
 
+    unreachable: list[str] = []  # once Zoho does not answer, the rest is not asked
+
     def probe(name: str, call: Any) -> Any:
+        if unreachable:
+            checks.append(
+                Check("failed", name, f"not checked: Zoho did not answer ({unreachable[0]})")
+            )
+            return None
         try:
             result = call()
         except ZohoError as exc:
             checks.append(Check("failed", name, f"{exc.status} {exc.code}: {exc.message}"))
+            if exc.status == 0:
+                unreachable.append(exc.code)
             return None
         except Exception as exc:
             checks.append(Check("failed", name, f"{type(exc).__name__}: {exc}"))
@@ -117,8 +134,12 @@ def run_checks(
     )
     if me:
         checks.append(_integration_agent_check(desk, me))
-    fields = probe("Desk.settings.READ (ticket fields)", desk.ticket_fields) or []
+    listed = probe("Desk.settings.READ (ticket fields)", desk.ticket_fields)
     webhooks = probe("Desk.webhooks.READ (webhooks)", desk.list_webhooks)
+    if listed is None:  # the fields could not be read: nothing to say about each one
+        checks.extend(_webhook_checks(settings, webhooks))
+        return checks
+    fields = listed or []
 
     by_name = {f.get("apiName"): f for f in fields}
     for key, (types, needed) in FIELD_TYPES.items():
@@ -159,6 +180,12 @@ def run_checks(
             )
         checks.append(Check("ok", "statuses", "; ".join(shown) or "none listed"))
 
+    checks.extend(_webhook_checks(settings, webhooks))
+    return checks
+
+
+def _webhook_checks(settings: Settings, webhooks: list[dict[str, Any]] | None) -> list[Check]:
+    checks: list[Check] = []
     if "jwt" in settings.webhook_auth and not settings.zoho_webhook_id:
         checks.append(
             Check(
@@ -291,6 +318,20 @@ def _picklist_checks(fields: list[dict[str, Any]], policy: Any) -> list[Check]:
     return checks
 
 
+CHECK_CONNECT_TIMEOUT_S = 3.0
+CHECK_READ_TIMEOUT_S = 10.0
+
+
+def for_a_check(settings: Settings) -> Settings:
+    """A check asks each thing once: no retries, short timeouts (an answer in seconds, not the
+    minutes the worker's patience would take when Zoho is down)."""
+    return settings.replace(
+        zoho_max_retries=0,
+        zoho_timeout_connect_s=min(settings.zoho_timeout_connect_s, CHECK_CONNECT_TIMEOUT_S),
+        zoho_timeout_read_s=min(settings.zoho_timeout_read_s, CHECK_READ_TIMEOUT_S),
+    )
+
+
 @zoho.command("check")
 @click.pass_context
 def check(ctx: click.Context) -> None:
@@ -302,7 +343,7 @@ def check(ctx: click.Context) -> None:
     if not settings.zoho_configured:
         checks = run_checks(settings, None, policy)
     else:
-        container, desk = _client(ctx)
+        container, desk = _client(ctx, for_a_check(settings))
         try:
             checks = run_checks(settings, desk, policy, container.clock())
         finally:
@@ -441,15 +482,37 @@ def delete_webhook(ctx: click.Context, webhook_id: str | None) -> None:
     click.echo(f"webhook {webhook_id} deleted")
 
 
-@cli.command("fake-zoho")
-@click.option("--port", type=int, default=8900, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-def fake_zoho(port: int, host: str) -> None:
-    """Serve a fake Zoho Desk (tests, benchmarks, demos). Prints the settings to point at it."""
-    from ..zoho.fake_server import FakeZohoServer
+FAKE_WEBHOOK_TOKEN = "fake-zoho-demo"
 
-    server = FakeZohoServer(port=port, host=host)
+
+@cli.command("fake-zoho")
+@click.option("--port", type=int, default=8900, show_default=True, help="port to listen on")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option(
+    "--seed",
+    "seed",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="a folder of saved deliveries (*.json): their tickets exist in the fake from the start",
+)
+def fake_zoho(port: int, host: str, seed: Path | None) -> None:
+    """Serve a fake Zoho Desk (tests, benchmarks, demos).
+
+    Prints, as `export` lines, the settings that point the service at it (paste them into the
+    shell that runs the service and the CLI; the whole output can be sourced). Webhooks then
+    use the shared-secret mode, so `zoho check` passes without registering one."""
+    from ..zoho.fake_server import FakeZohoServer, seed_tickets
+
+    try:
+        server = FakeZohoServer(port=port, host=host)
+    except OSError as exc:
+        raise UserError(f"--port: cannot listen on {host}:{port} ({exc.strerror})") from None
     desk = server.desk
+    seeded: list[str] = []
+    if seed is not None:
+        try:
+            seeded = seed_tickets(desk, seed)
+        except ValueError as exc:
+            raise UserError(f"--seed: {exc}") from None
     settings = {
         "ZOHO_DESK_BASE_URL": server.url,
         "ZOHO_ACCOUNTS_URL": server.url,
@@ -457,10 +520,14 @@ def fake_zoho(port: int, host: str) -> None:
         "ZOHO_CLIENT_ID": desk.client_id,
         "ZOHO_CLIENT_SECRET": desk.client_secret,
         "ZOHO_REFRESH_TOKEN": desk.refresh_token,
+        "WEBHOOK_AUTH": "token",
+        "WEBHOOK_TOKEN": FAKE_WEBHOOK_TOKEN,
     }
-    click.echo(f"fake Zoho Desk on {server.url}; point the service at it with:")
+    click.echo(f"# fake Zoho Desk on {server.url}; point the service at it with:")
     for key, value in settings.items():
-        click.echo(f"  {key}={value}")
+        click.echo(f"export {key}={shlex.quote(value)}")
+    if seed is not None:
+        click.echo(f"# seeded {len(seeded)} ticket(s) from {seed}: {', '.join(seeded) or '-'}")
     click.echo(json.dumps({"url": server.url}), err=True)
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):

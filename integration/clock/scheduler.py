@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
+from ..db import describe_error
 from ..health import beat
 from ..metrics import JOB_PREFIX
 from .retention import prune_once
@@ -97,7 +98,7 @@ class ClockProcess:
             sweep_once(self.c)
             self.succeeded("sweep")
         except DBAPIError as exc:
-            log.warning("sweep skipped, database unavailable (%s)", type(exc.orig).__name__)
+            log.warning("sweep skipped, database unavailable (%s)", describe_error(exc))
 
     def poll(self) -> None:
         from .poll import poll_once
@@ -106,7 +107,7 @@ class ClockProcess:
             if not poll_once(self.c).stopped:  # stopped: Zoho or the database said no
                 self.succeeded("poll")
         except DBAPIError as exc:
-            log.warning("poll skipped, database unavailable (%s)", type(exc.orig).__name__)
+            log.warning("poll skipped, database unavailable (%s)", describe_error(exc))
 
     def prune(self) -> None:
         try:
@@ -123,7 +124,7 @@ class ClockProcess:
         try:
             beat(self.c.sessions, "clock", self.owner, self.c.clock())
         except DBAPIError as exc:
-            log.warning("clock heartbeat not written (%s)", type(exc.orig).__name__)
+            log.warning("clock heartbeat not written (%s)", describe_error(exc))
 
     # ---- process ----------------------------------------------------------------------------
 
@@ -181,7 +182,7 @@ class ClockProcess:
         try:
             leading = self.leadership.try_acquire()
         except DBAPIError as exc:
-            log.warning("clock cannot reach the database (%s)", type(exc.orig).__name__)
+            log.warning("clock cannot reach the database (%s)", describe_error(exc))
             leading = False
         if not leading:
             stop.wait(LEADER_RETRY_S)

@@ -47,6 +47,7 @@ class EventApplier(Step):
                 lease=timedelta(seconds=self.settings.worker_lease_s),
                 limit=self.settings.worker_batch,
                 order_by=[InboxEvent.id],
+                where=self.scoped(InboxEvent),
             )
         # A batch is applied in the order of the tickets' own times (the log makes any order
         # give the same deadlines; this order just skips fewer stale snapshots).
@@ -65,7 +66,7 @@ class EventApplier(Step):
         except (RetryLater, RetryableError, TokenEndpointBusy, IntegrityError) as exc:
             self.settle(event, error=f"{type(exc).__name__}: {exc}")
         except OperationalError as exc:  # the database went away mid-event: try again later
-            self.settle(event, error=f"database unavailable: {type(exc.orig).__name__}")
+            self.settle(event, error=f"database unavailable: {db.describe_error(exc)}")
         except ZohoError as exc:  # a 4xx other than 404/429: this event cannot be applied
             self.settle(event, error=f"Zoho refused: {exc}", final="quarantined")
         except POISON as exc:

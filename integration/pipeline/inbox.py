@@ -202,8 +202,16 @@ def store(
 ) -> tuple[int, int]:
     """Insert-or-ignore every event, quarantined ones included (the caller commits). Returns
     (new, duplicates): rows inserted, and events already stored."""
+    ids = store_returning_ids(session, events, source=source, now=now)
+    return len(ids), len(events) - len(ids)
+
+
+def store_returning_ids(
+    session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
+) -> list[int]:
+    """As `store`, returning the ids of the rows inserted (a redelivered event has none)."""
+    ids: list[int] = []
     insert = db.insert_for(session.get_bind().dialect.name)
-    new = 0
     for event in events:
         statement = (
             insert(InboxEvent)
@@ -225,5 +233,5 @@ def store(
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(InboxEvent.id)
         )
-        new += len(session.execute(statement).all())
-    return new, len(events) - new
+        ids.extend(session.scalars(statement).all())
+    return ids

@@ -48,6 +48,7 @@ class NoticeSender(Step):
                 lease=self.lease,
                 limit=self.settings.worker_batch,
                 order_by=[Notice.available_at, Notice.id],
+                where=self.scoped(Notice),
             )
         for row in rows:
             self.send(row)

@@ -106,7 +106,7 @@ def _receive():  # type: ignore[no-untyped-def]
         if not _unstorable(exc):
             if not isinstance(exc, SQLAlchemyError):
                 raise
-            log.error("webhook not stored, database unavailable: %s", exc_name(exc))
+            log.error("webhook not stored, database unavailable: %s", db.describe_error(exc))
             detail = "events not stored; retry later"
             response = jsonify(error="database_unavailable", detail=detail)
             response.headers["Retry-After"] = "30"

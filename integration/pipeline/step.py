@@ -9,6 +9,7 @@ can be called again, and counted apart, so that it is bounded too (`WORKER_MAX_W
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,27 @@ REAUTH_RECHECK = timedelta(minutes=5)
 WAITING = "waiting for Zoho: "
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a worker may touch: some events and their tickets' writes and notices. A replay
+    applies only the events it stored, never the rest of the queue."""
+
+    event_ids: frozenset[int]
+    ticket_ids: frozenset[str]
+
+    def where(self, model: type[InboxEvent] | type[OutboxWrite] | type[Notice]) -> list[Any]:
+        if model is InboxEvent:
+            return [InboxEvent.id.in_(sorted(self.event_ids))]
+        return [model.ticket_id.in_(sorted(self.ticket_ids))]
+
+
 class Step:
+    scope: Scope | None = None  # None: every due row
+
+    def scoped(self, model: type[InboxEvent] | type[OutboxWrite] | type[Notice]) -> list[Any]:
+        """The claim's extra conditions for this step's scope (none without one)."""
+        return [] if self.scope is None else self.scope.where(model)
+
     def __init__(self, container: Container, ledger: Ledger, owner: str) -> None:
         self.c = container
         self.settings = container.settings

@@ -19,18 +19,20 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
+from ..db import describe_error
 from ..health import beat
 from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
 from .notify import NoticeSender
+from .step import Scope
 from .write import OutboxWriter
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=10)
 
-__all__ = ["RetryLater", "RoundResult", "Worker"]
+__all__ = ["RetryLater", "RoundResult", "Scope", "Worker"]
 
 
 @dataclass
@@ -45,7 +47,9 @@ class RoundResult:
 
 
 class Worker:
-    def __init__(self, container: Container, name: str = "worker") -> None:
+    def __init__(
+        self, container: Container, name: str = "worker", scope: Scope | None = None
+    ) -> None:
         self.c = container
         self.settings = container.settings
         self.name = name
@@ -55,6 +59,8 @@ class Worker:
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
         self.notifier = NoticeSender(container, self.ledger, self.owner)
+        for step in (self.applier, self.writer, self.notifier):
+            step.scope = scope
 
     def process_events(self) -> int:
         return self.applier.process()
@@ -92,7 +98,7 @@ class Worker:
         try:
             self.writer.adopt_dry_run()
         except DBAPIError as exc:  # the database is down: the next start adopts them
-            log.warning("dry-run writes not adopted (%s)", type(exc.orig).__name__)
+            log.warning("dry-run writes not adopted (%s)", describe_error(exc))
         failures = 0
         while not stop.is_set():
             wait = self.settings.worker_poll_s
@@ -106,7 +112,7 @@ class Worker:
                 wait = min(self.settings.worker_poll_s * 2**failures, 30.0)
                 log.warning(
                     "worker round failed, database unavailable (%s); retry in %.1f s",
-                    type(exc.orig).__name__,
+                    describe_error(exc),
                     wait,
                 )
                 busy = False

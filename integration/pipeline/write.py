@@ -70,7 +70,7 @@ class OutboxWriter(Step):
                     lease=self.lease,
                     limit=1,
                     order_by=[OutboxWrite.available_at],
-                    where=[claim.no_events_waiting(now)],
+                    where=[claim.no_events_waiting(now), *self.scoped(OutboxWrite)],
                 )
             if not rows:
                 break

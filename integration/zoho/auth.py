@@ -398,3 +398,9 @@ class TokenManager:
     def state(self) -> TokenState:
         self._ensure_reset()
         return self.store.read()
+
+    def cached_until(self) -> datetime | None:
+        """When the cached access token expires, if one is valid now (so `access_token()` will
+        not ask Zoho for a new one); None otherwise."""
+        state = self.state()
+        return state.expires_at if self._valid(state, self.clock()) else None

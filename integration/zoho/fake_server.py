@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -291,6 +292,33 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
         return error(404, "URL_NOT_FOUND", f"no such URL {request.path}")
 
     return app
+
+
+def seed_tickets(desk: FakeDesk, folder: Path) -> list[str]:
+    """Create in the fake the tickets of the saved deliveries in `folder` (`*.json`: Zoho's
+    array of events, or one ticket object), so a demo's delivery names a ticket that exists.
+    Returns the ticket ids, in file order; raises ValueError naming a file that is not JSON."""
+    seeded: list[str] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not JSON ({exc})") from None
+        items = body if isinstance(body, list) else [{"payload": body}]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            payload = item.get("payload")
+            kind = str(item.get("eventType", "Ticket_Add"))
+            if not kind.startswith("Ticket_") or "Thread" in kind or "Comment" in kind:
+                continue
+            if not isinstance(payload, dict) or not payload.get("id"):
+                continue
+            ticket_id = str(payload["id"])
+            if ticket_id not in desk.tickets:
+                desk.create_ticket(**payload)
+                seeded.append(ticket_id)
+    return seeded
 
 
 class FakeZohoServer:

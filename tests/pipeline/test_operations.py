@@ -128,7 +128,7 @@ def test_a_refused_field_is_dropped_the_rest_written_and_the_refusal_visible(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
     assert main(["ticket", "show", ticket["id"]], clock=service.clock) == 0
-    assert "refused by Zoho: cf_sla_status = 'On track': not an allowed value" in (
+    assert 'refused by Zoho: cf_sla_status = "On track": not an allowed value' in (
         capsys.readouterr().out
     )
     # The admin adds the value to the picklist, then asks for the write again.

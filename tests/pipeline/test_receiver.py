@@ -220,15 +220,16 @@ def test_oversized_body_is_413(database_url: str) -> None:
 
 
 def test_database_down_is_503_never_410(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # A SQLite path under a regular file cannot be opened: the database is unavailable.
-    blocker = tmp_path / "file"
-    blocker.write_text("")
+    # The database's folder vanishes after start-up: the file cannot be opened.
+    folder = tmp_path / "gone"
+    folder.mkdir()
     app = create_app(
         settings_from_mapping(
-            {"DATABASE_URL": f"sqlite:///{blocker}/db.sqlite", "WEBHOOK_AUTH": "token",
+            {"DATABASE_URL": f"sqlite:///{folder}/db.sqlite", "WEBHOOK_AUTH": "token",
              "WEBHOOK_TOKEN": "s3cret"}
         )
     )  # fmt: skip
+    folder.rmdir()
     response = app.test_client().post(
         "/webhooks/zoho-desk?token=s3cret", json=[event("Ticket_Add", TICKET, "1")]
     )
