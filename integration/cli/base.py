@@ -85,12 +85,15 @@ def other_worker(container) -> str | None:  # type: ignore[no-untyped-def]
             beat = session.get(ProcessHeartbeat, "worker")
     except SQLAlchemyError:
         return None
-    if beat is None or not _may_be_alive(beat.detail):
+    if beat is None:
+        return None
+    owner = beat.detail.split("; ", 1)[0]  # "worker-<pid>-<hex>; write-back live; ..."
+    if not _may_be_alive(owner):
         return None
     age = (container.clock() - beat.beat_at).total_seconds()
     if not -WORKER_ALIVE_S < age < WORKER_ALIVE_S:
         return None
-    return f"a worker ({beat.detail}) beat {max(age, 0):.0f} s ago on this database"
+    return f"a worker ({owner}) beat {max(age, 0):.0f} s ago on this database"
 
 
 def _may_be_alive(owner: str) -> bool:
