@@ -326,16 +326,20 @@ def overrides_command(
         start = parse_instant(
             since if "T" in since else f"{since}T00:00", policy.tz, "--since"
         ).astimezone(UTC)
-    with container.sessions() as session:
-        classified = select(TrackedTicket.rule_id, func.count()).group_by(TrackedTicket.rule_id)
-        changed = select(PriorityOverride).where(
-            PriorityOverride.agent_priority != PriorityOverride.classified_priority
-        )
-        if start is not None:
-            classified = classified.where(TrackedTicket.created_at >= start)
-            changed = changed.where(PriorityOverride.changed_at >= start)
-        totals = dict(session.execute(classified).all())
-        rows = session.scalars(changed.order_by(PriorityOverride.changed_at)).all()
+    classified = select(TrackedTicket.rule_id, func.count()).group_by(TrackedTicket.rule_id)
+    changed = select(PriorityOverride).where(
+        PriorityOverride.agent_priority != PriorityOverride.classified_priority
+    )
+    if start is not None:
+        classified = classified.where(TrackedTicket.created_at >= start)
+        changed = changed.where(PriorityOverride.changed_at >= start)
+    try:
+        with container.sessions() as session:
+            totals = dict(session.execute(classified).all())
+            rows = session.scalars(changed.order_by(PriorityOverride.changed_at)).all()
+            session.expunge_all()
+    finally:
+        container.dispose()
     per_rule: dict[str, int] = {}
     for row in rows:
         per_rule[row.rule_id] = per_rule.get(row.rule_id, 0) + 1
