@@ -54,6 +54,34 @@ class ReadinessCheck:
     run: Callable[[], str]  # returns a short detail, raises on failure
 
 
+@dataclass(frozen=True)
+class WorkerBeat:
+    """What a worker says in its heartbeat: who it is (`worker-<pid>-<hex>`), the write-back mode
+    it runs in and the credits Zoho last reported to it. Written by the worker, read by the
+    one-worker guard and `status`: the running process's truth, not the asking shell's."""
+
+    owner: str
+    mode: str = ""
+    credits: int | None = None
+
+    def detail(self) -> str:
+        text = f"{self.owner}; write-back {self.mode}"
+        if self.credits is not None:
+            text += f"; credits left {self.credits}"
+        return text[:255]
+
+    @classmethod
+    def parse(cls, detail: str) -> WorkerBeat:
+        owner, *parts = detail.split("; ")
+        mode, credits = "", None
+        for part in parts:
+            if part.startswith("write-back "):
+                mode = part.removeprefix("write-back ")
+            elif part.startswith("credits left ") and part[13:].isdigit():
+                credits = int(part[13:])
+        return cls(owner, mode, credits)
+
+
 def beat(sessions: sessionmaker[Session], name: str, detail: str, now: datetime) -> None:
     """A long-running process (worker, clock) says it is alive: its heartbeat row, one upsert."""
     from . import db

@@ -290,3 +290,12 @@ def add_write(app: Flask, ticket_id: str, status: str) -> None:
                 updated_at=container.clock(),
             )
         )  # fmt: skip
+
+
+def test_a_workers_heartbeat_detail_reads_back_as_written() -> None:
+    from integration.health import WorkerBeat
+
+    said = WorkerBeat("worker-12-ab34cd56", "live", 74981)
+    assert said.detail() == "worker-12-ab34cd56; write-back live; credits left 74981"
+    assert WorkerBeat.parse(said.detail()) == said
+    assert WorkerBeat.parse("worker-12-ab34cd56") == WorkerBeat("worker-12-ab34cd56")

@@ -78,6 +78,7 @@ def other_worker(container) -> str | None:  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import SQLAlchemyError
 
     from .. import db
+    from ..health import WorkerBeat
     from ..models import ProcessHeartbeat
 
     try:
@@ -87,7 +88,7 @@ def other_worker(container) -> str | None:  # type: ignore[no-untyped-def]
         return None
     if beat is None:
         return None
-    owner = beat.detail.split("; ", 1)[0]  # "worker-<pid>-<hex>; write-back live; ..."
+    owner = WorkerBeat.parse(beat.detail).owner
     if not _may_be_alive(owner):
         return None
     age = (container.clock() - beat.beat_at).total_seconds()

@@ -34,11 +34,16 @@ def _age(now: datetime, moment: datetime | None) -> str:
     return f"{seconds // 3600} h"
 
 
+def _counts(session: Any, column: Any, *where: Any) -> dict[str, int]:
+    """Rows per value of `column` (per status, per kind)."""
+    return dict(session.execute(select(column, func.count()).where(*where).group_by(column)).all())
+
+
 def gather(container: Any) -> dict[str, Any]:
     """The figures of the screen, as plain data (the `--json` output)."""
     from ..clock.poll import CURSOR
+    from ..health import WAITING, WorkerBeat, oldest_waiting_event
     from ..models import Cursor, InboxEvent, Notice, OAuthToken, OutboxWrite, ProcessHeartbeat
-    from ..pipeline import claim as queue
 
     now = container.clock()
     tz = container.policy.tz
@@ -46,43 +51,21 @@ def gather(container: Any) -> dict[str, Any]:
     today = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     with container.sessions() as session:
         beats = {b.name: b for b in session.scalars(select(ProcessHeartbeat))}
-        inbox = dict(
-            session.execute(
-                select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-            ).all()
-        )
-        oldest = session.scalar(
-            select(func.min(InboxEvent.received_at)).where(
-                InboxEvent.status.in_((queue.PENDING, queue.PROCESSING))
-            )
-        )
-        outbox = dict(
-            session.execute(
-                select(OutboxWrite.status, func.count()).group_by(OutboxWrite.status)
-            ).all()
-        )
+        inbox = _counts(session, InboxEvent.status)
+        oldest = oldest_waiting_event(session)
+        outbox = _counts(session, OutboxWrite.status)
         refused = session.scalar(select(func.count()).where(OutboxWrite.refused.not_in(("", "{}"))))
-        fired = dict(
-            session.execute(
-                select(Notice.kind, func.count())
-                .where(Notice.due_at >= today, Notice.due_at < today + timedelta(days=1))
-                .group_by(Notice.kind)
-            ).all()
+        fired = _counts(
+            session, Notice.kind, Notice.due_at >= today, Notice.due_at < today + timedelta(days=1)
         )
-        notices = dict(
-            session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all()
-        )
+        notices = _counts(session, Notice.status)
         cursor = session.get(Cursor, CURSOR)
         token = session.scalar(select(OAuthToken).limit(1))
     worker = beats.get("worker")
     clock = beats.get("clock")
-    mode, credits = "unknown (no worker has run)", None
-    if worker is not None:
-        for part in worker.detail.split("; "):
-            if part.startswith("write-back "):
-                mode = part.removeprefix("write-back ")
-            elif part.startswith("credits left "):
-                credits = int(part.removeprefix("credits left "))
+    said = WorkerBeat.parse(worker.detail) if worker is not None else None
+    mode = (said.mode if said else "") or "unknown (no worker has run)"
+    credits = said.credits if said else None
     if token is None:
         auth = "no token stored (dry-run, or no Zoho call made yet)"
     elif token.reauth_required:
@@ -104,13 +87,13 @@ def gather(container: Any) -> dict[str, Any]:
             "last_poll_up_to": cursor.at.isoformat() if cursor else None,
         },
         "inbox": {
-            "waiting": inbox.get(queue.PENDING, 0) + inbox.get(queue.PROCESSING, 0),
+            "waiting": sum(inbox.get(state, 0) for state in WAITING),
             "oldest_waiting": oldest.isoformat() if oldest else None,
             "failed": inbox.get("failed", 0),
             "quarantined": inbox.get("quarantined", 0),
         },
         "outbox": {
-            "pending": outbox.get(queue.PENDING, 0) + outbox.get(queue.PROCESSING, 0),
+            "pending": sum(outbox.get(state, 0) for state in WAITING),
             "failed": outbox.get("failed", 0),
             "with_refused_fields": refused or 0,
         },

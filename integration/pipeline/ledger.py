@@ -306,7 +306,7 @@ class Ledger:
         agent_changed = len(history.priorities) > 1
         zoho_priority = None if agent_changed else deadlines.priority.zoho_value
         if agent_changed:
-            self._record_override(session, ticket, history.priorities[1].at, deadlines)
+            self._record_override(session, ticket, history.priorities[1].at, deadlines.priority.key)
         department = next(
             (
                 o.department_id
@@ -378,12 +378,11 @@ class Ledger:
         )
 
     def _record_override(
-        self, session: Session, ticket: TrackedTicket, first_change: datetime, deadlines: Any
+        self, session: Session, ticket: TrackedTicket, first_change: datetime, agent_priority: str
     ) -> None:
         """The agent overrode the service's priority: one row per ticket (insert, or the agent's
         latest choice), only when something changed, so a recompute costs a statement only for
         tickets agents corrected."""
-        agent_priority = deadlines.priority.key
         if ticket.priority == agent_priority and ticket.policy_version:
             return  # recorded when the change was first seen
         insert = db.insert_for(session.get_bind().dialect.name)

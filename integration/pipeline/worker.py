@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..container import Container
 from ..db import describe_error
-from ..health import beat
+from ..health import WorkerBeat, beat
 from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
@@ -129,8 +129,8 @@ class Worker:
     def heartbeat(self) -> None:
         """Alive, and how: `status` reads the running worker's write-back mode and the credits
         Zoho last reported from here, not from the settings of the shell that asks."""
-        detail = f"{self.owner}; write-back {self.c.settings.write_back_mode}"
         gauge = getattr(self.c.desk, "gauge", None)
-        if gauge is not None and gauge.remaining is not None:
-            detail += f"; credits left {gauge.remaining}"
-        beat(self.c.sessions, self.name, detail[:255], self.c.clock())
+        said = WorkerBeat(
+            self.owner, self.c.settings.write_back_mode, gauge.remaining if gauge else None
+        )
+        beat(self.c.sessions, self.name, said.detail(), self.c.clock())

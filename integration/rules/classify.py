@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .concepts import Hit, request_body
 from .policy import Policy, Rule
-from .text import normalize
+from .text import normalize, plain_text
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _matching(
     hits: Mapping[str, Hit],
     vetoes: Mapping[str, Hit],
     values: dict[str, tuple[str, ...]],
-    vetoed: list[str] | None = None,
+    vetoed: list[tuple[int, str]] | None = None,
 ) -> list[_Found]:
     found = []
     for index, rule in enumerate(policy.rules):
@@ -136,7 +136,7 @@ def _matching(
             continue
         group, veto = _holds(rule, hits, vetoes)
         if veto is not None and vetoed is not None:
-            vetoed.append(f"{rule.id} held but was set aside by {vetoes[veto]}")
+            vetoed.append((index, f"{rule.id} held but was set aside by {vetoes[veto]}"))
         if group is None:
             continue
         found.append(_Found(rule, index, (*evidence, *(str(hits[name]) for name in group))))
@@ -174,9 +174,9 @@ def classify(policy: Policy, request: Request) -> Classification:
     language = policy.language_settings
     body, cut = request_body(request.description, language)
     notes = [f"read the first {language.description_chars} characters of the description"] * cut
-    subject_hits = _hits(policy, "subject", request.subject)
+    subject_hits = _hits(policy, "subject", plain_text(request.subject))
     all_hits = _merge(subject_hits, _hits(policy, "description", body))
-    vetoed: list[str] = []
+    vetoed: list[tuple[int, str]] = []  # (rule position, why)
     everywhere = _matching(policy, all_hits, all_hits, values, vetoed)
     if policy.subject_first:
         on_subject = _matching(policy, subject_hits, all_hits, values)
@@ -193,23 +193,23 @@ def classify(policy: Policy, request: Request) -> Classification:
             )
             if refined is not None:
                 note = f"the description refines the subject's rule {chosen.rule.id}"
-                return _decision(policy, [refined, *on_subject], [note, *notes], vetoed)
-            return _decision(policy, on_subject, notes, vetoed)
+                return _decision([refined, *on_subject], [note, *notes], vetoed)
+            return _decision(on_subject, notes, vetoed)
     if everywhere:
-        return _decision(policy, everywhere, notes, vetoed)
+        return _decision(everywhere, notes, vetoed)
     return Classification(
         priority=policy.default_priority,
         kind="standard",
         vendor="",
         rule_id="default",
-        evidence=("no rule matched: please check the priority", *vetoed, *notes),
+        evidence=("no rule matched: please check the priority", *(v for _, v in vetoed), *notes),
         description="default priority of the policy",
         confidence="low",
     )
 
 
 def _decision(
-    policy: Policy, found: list[_Found], notes: list[str], vetoed: list[str]
+    found: list[_Found], notes: list[str], vetoed: list[tuple[int, str]]
 ) -> Classification:
     first = found[0]
     rule = first.rule
@@ -220,8 +220,7 @@ def _decision(
     if others:
         evidence.append(ALSO_MATCHED + ", ".join(dict.fromkeys(others)))
     # Rules before the winner that a veto set aside: why the ticket is not, say, Urgent.
-    earlier = {r.id for r in policy.rules[: first.index]}
-    evidence += [v for v in vetoed if v.split(" ", 1)[0] in earlier]
+    evidence += [why for index, why in vetoed if index < first.index]
     return Classification(
         priority=rule.priority,
         kind=rule.kind,

@@ -16,9 +16,7 @@ Pure: no I/O; the stemmers are plain Python.
 
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,11 +24,8 @@ from functools import cached_property
 
 import snowballstemmer
 
-from .text import normalize
+from .text import fold, normalize, plain_text
 
-_BLOCKS = re.compile(r"<(style|script|blockquote|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_LINE_BREAKS = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]+>")
 # Addresses name people and systems, not what happened: "billing@supplier.com" is no invoice.
 _ADDRESSES = re.compile(r"\S+@\S+|\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)
 _CLAUSE = re.compile(r"[.!?;,:\n\r\u00a1\u00bf()\[\]]+|\s-\s|\bpero\b|\bbut\b", re.IGNORECASE)
@@ -125,21 +120,10 @@ class Stemmer:
         return found
 
 
-def plain_text(text: str) -> str:
-    """HTML to text: styles, scripts and quoted blocks dropped, line breaks kept, entities read."""
-    if "<" in text:
-        text = _LINE_BREAKS.sub("\n", _BLOCKS.sub(" ", text))
-        text = _TAGS.sub(" ", text)
-    return html.unescape(text) if "&" in text else text
-
-
-def _fold(line: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", line.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
-
-
 def end_marker_pattern(markers: Iterable[str]) -> re.Pattern[str] | None:
-    parts = [".*".join(re.escape(_fold(p)) for p in m.split("*")) for m in markers if m.strip()]
+    parts = [
+        ".*".join(re.escape(fold(p).strip()) for p in m.split("*")) for m in markers if m.strip()
+    ]
     return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
@@ -153,7 +137,7 @@ def request_body(description: str, language: Language) -> tuple[str, bool]:
     if pattern is not None:
         kept: list[str] = []
         for line in text.splitlines():
-            folded = _fold(line)
+            folded = fold(line).strip()
             if kept and folded and pattern.match(folded):
                 break
             if folded or kept:
@@ -273,14 +257,15 @@ class ConceptMatcher:
         return token
 
     def clauses(self, text: str) -> Iterator[list[_Token]]:
-        for clause in _CLAUSE.split(_ADDRESSES.sub(" ", plain_text(text))):
+        """The tokens of each clause of a plain text (see `plain_text`)."""
+        for clause in _CLAUSE.split(_ADDRESSES.sub(" ", text)):
             words = normalize(clause).split()
             tokens = [self._token(w) for w in words if w not in self.language.ignore]
             if tokens:
                 yield tokens
 
     def find(self, text: str, where: str) -> dict[str, Hit]:
-        """The first hit of each concept found in `text` (not negated)."""
+        """The first hit of each concept found in a plain `text` (not negated)."""
         hits: dict[str, Hit] = {}
         places: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for number, tokens in enumerate(self.clauses(text)):

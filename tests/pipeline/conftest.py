@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -170,3 +171,13 @@ def running_service(
 def service(database_url: str, clock: Clock) -> Iterator[Service]:
     with running_service(database_url, clock) as running:
         yield running
+
+
+@pytest.fixture
+def cli_on_service_database(
+    service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """CLI commands (`main([...])`) read the running service's database, from a folder of
+    their own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)

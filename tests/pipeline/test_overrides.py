@@ -31,12 +31,7 @@ def overrides(service: Service) -> list[PriorityOverride]:
         return rows
 
 
-@pytest.fixture(autouse=True)
-def _cli_on_the_service_database(
-    service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+pytestmark = pytest.mark.usefixtures("cli_on_service_database")
 
 
 def sla_overrides(service: Service, capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -8,7 +8,6 @@ Monday 30 Nov 2026, Mexico City.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +18,7 @@ from tests.pipeline.conftest import Service, mx
 SPAM = "Ataque masivo de SPAM"
 
 
-@pytest.fixture(autouse=True)
-def _cli_on_the_service_database(
-    service: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", service.container.settings.database_url)
+pytestmark = pytest.mark.usefixtures("cli_on_service_database")
 
 
 def status(service: Service, capsys: pytest.CaptureFixture[str], *args: str) -> str:
