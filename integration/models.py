@@ -143,6 +143,31 @@ class TrackedTicket(Base):
     subject: Mapped[str] = mapped_column(String(255), default="", server_default="")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The compliance report's figures, stored at each recompute from the ticket's own history
+    # (so a closed ticket's figures are the same whenever the report runs): the account (last
+    # seen), when it closed, each deadline's state (met | breached | running | paused | ...), the
+    # business seconds to the first response and to the closing (holds excluded), the wall-clock
+    # seconds on hold, and how many times operations moved a set ETA.
+    account_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    response_state: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    resolution_state: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    response_business_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolution_business_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    paused_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    eta_changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PolicyVersion(Base):
+    """Each policy a ticket was computed with, as loaded (the TOML text), so `sla recompute`
+    can say what changed between a ticket's version and the current one."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TicketObservation(Base):
