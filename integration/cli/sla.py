@@ -398,3 +398,107 @@ def overrides_command(
                 f"  #{item['ticket']} {item['from']} -> {item['to']} ({item['rule']}): "
                 f"{item['subject']!r} at {item['changed_at']}"
             )
+
+
+@sla.command("recompute")
+@click.option("--dry-run", is_flag=True, help="print what would change; write nothing")
+@click.option("--ticket", "ticket_id", help="only this ticket (its Zoho id)")
+@click.option(
+    "--policy",
+    "policy_path",
+    help="with --dry-run: preview this candidate policy TOML instead of the one in force",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.pass_context
+def recompute_command(
+    ctx: click.Context,
+    dry_run: bool,
+    ticket_id: str | None,
+    policy_path: str | None,
+    as_json: bool,
+) -> None:
+    """Recompute open tickets under the current policy and calendars, after a policy change.
+
+    Prints each ticket whose deadlines, priority or status change (old, new, and why: a day
+    off added inside its window, a target changed...) and queues the new values for write-back
+    through the outbox, like any other decision. Closed and deleted tickets are never touched.
+    --dry-run rolls every change back; with --policy it previews a candidate file first."""
+    from ..pipeline.recompute import Recompute
+    from .base import container_of, human_when
+
+    candidate = None
+    if policy_path:
+        if not dry_run:
+            raise UserError(
+                "--policy previews a candidate with --dry-run only: deploy it "
+                "(SLA_POLICY_FILE) and run `sla recompute` to apply it"
+            )
+        try:
+            candidate = load_policy(policy_path)
+        except PolicyError as exc:
+            raise UserError(f"--policy: {exc}") from None
+    container = container_of(ctx)
+    try:
+        recompute = Recompute(container, candidate)
+        policy = recompute.policy
+        results = []
+        checked = 0
+        for result in recompute.run(dry_run=dry_run, ticket_id=ticket_id):
+            checked += 1
+            if result.changed:
+                results.append(result)
+    finally:
+        container.dispose()
+    if ticket_id is not None and checked == 0:
+        raise UserError(f"ticket {ticket_id} is not an open tracked ticket")
+
+    def shown(value: object) -> str:
+        if isinstance(value, datetime):
+            return human_when(value, policy.tz, policy.language)
+        return str(value) if value not in (None, "") else "-"
+
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "policy": policy.revision,
+                    "dry_run": dry_run,
+                    "checked": checked,
+                    "changed": len(results),
+                    "tickets": [
+                        {
+                            "ticket": r.ticket_id,
+                            "number": r.ticket_number,
+                            "from_policy": r.old_version,
+                            "changes": [
+                                {
+                                    "field": c.name,
+                                    "old": iso_z(c.old) if isinstance(c.old, datetime) else c.old,
+                                    "new": iso_z(c.new) if isinstance(c.new, datetime) else c.new,
+                                }
+                                for c in r.changes
+                            ],
+                            "writes": r.writes,
+                            "why": r.reasons,
+                        }
+                        for r in results
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    for r in results:
+        number = f" (#{r.ticket_number})" if r.ticket_number else ""
+        click.echo(f"ticket {r.ticket_id}{number}: policy {r.old_version or '-'} → {r.new_version}")
+        for change in r.changes:
+            click.echo(f"  {change.name:<18} {shown(change.old)} → {shown(change.new)}")
+        if r.writes:
+            click.echo(f"  {'writes':<18} {', '.join(r.writes)}")
+        for reason in r.reasons:
+            click.echo(f"  why: {reason}")
+    outcome = "dry run: nothing written" if dry_run else "queued for write-back"
+    click.echo(
+        f"{checked} open ticket(s) checked under policy {policy.revision}, "
+        f"{len(results)} changed; {outcome}"
+    )

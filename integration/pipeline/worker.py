@@ -25,6 +25,7 @@ from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
 from .ledger import Ledger
 from .notify import NoticeSender
+from .recompute import announce_policy
 from .step import Scope
 from .write import OutboxWriter
 
@@ -55,6 +56,7 @@ class Worker:
         self.name = name
         self.owner = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._beat_at: datetime | None = None
+        self._policy_announced = False
         self.ledger = Ledger.of(container)
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
@@ -75,6 +77,10 @@ class Worker:
         self.applier.process_one(event)
 
     def run_once(self) -> RoundResult:
+        if not self._policy_announced:
+            # The policy in force is recorded (so a later revision can say what changed) and
+            # how many open tickets an older revision computed is logged, once per worker.
+            self._policy_announced = announce_policy(self.c) is not None
         result = RoundResult(
             events=self.process_events(),
             writes=self.process_outbox(),

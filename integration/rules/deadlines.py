@@ -302,5 +302,5 @@ def compute_deadlines(policy: Policy, history: TicketHistory) -> Deadlines:
         response_warning=_warning(policy, response),
         resolution_warning=resolution_warning,
         paused_since=paused_since,
-        policy_version=policy.version,
+        policy_version=policy.revision,
     )

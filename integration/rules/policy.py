@@ -6,10 +6,12 @@ Errors name the key and the bad value, e.g. `priorities.High.response: "1 dya" i
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
+import json
 import tomllib
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from importlib import resources
@@ -187,6 +189,15 @@ class Policy:
     language_settings: Language = field(default_factory=Language)
     concepts: tuple[Concept, ...] = ()
     subject_first: bool = True
+    # What was loaded: the TOML text (kept so a later version can say what changed) and a digest
+    # of its content, so an edit that forgets to bump `version` is still a new revision.
+    source: str = field(default="", repr=False, compare=False)
+    fingerprint: str = ""
+
+    @property
+    def revision(self) -> str:
+        """The version tickets record: the declared `version` and the content's digest."""
+        return f"{self.version[:40]}+{self.fingerprint}" if self.fingerprint else self.version
 
     @cached_property
     def matcher(self) -> ConceptMatcher:
@@ -230,12 +241,31 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file; the shipped Ignus policy when `path` is empty."""
     source = Path(path) if path else shipped_policy_path()
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise PolicyError(f"{source}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
-    return parse_policy(data)
+    return parse_policy(data, source=text)
+
+
+def policy_from_source(text: str) -> Policy:
+    """A policy recorded by `Policy.source` (TOML, or the JSON of a policy given as data)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise PolicyError("the recorded policy is neither TOML nor JSON") from None
+    return parse_policy(data, source=text)
+
+
+def fingerprint_of(data: dict[str, Any]) -> str:
+    """A digest of the policy's content (not of its comments or layout)."""
+    canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
 
 
 # The readers of the document being parsed: after parsing, a key no reader asked for is a mistake
@@ -311,11 +341,17 @@ class _Reader:
             raise PolicyError(f"{self.key(name)}: {exc}") from None
 
 
-def parse_policy(data: dict[str, Any]) -> Policy:
+def parse_policy(data: dict[str, Any], *, source: str = "") -> Policy:
+    """The policy of a parsed TOML document; `source` is its text, kept for `policy_versions`
+    (without it, the document's JSON is kept)."""
     readers: list[_Reader] = []
     token = _READERS.set(readers)
     try:
-        policy = _parse(data)
+        policy = replace(
+            _parse(data),
+            source=source or json.dumps(data, default=str, ensure_ascii=False),
+            fingerprint=fingerprint_of(data),
+        )
     finally:
         _READERS.reset(token)
     for reader in readers:
