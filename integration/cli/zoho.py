@@ -181,7 +181,35 @@ def run_checks(
         checks.append(Check("ok", "statuses", "; ".join(shown) or "none listed"))
 
     checks.extend(_webhook_checks(settings, webhooks))
+    if not unreachable:
+        checks.extend(_view_checks(desk, policy))
     return checks
+
+
+def _view_checks(desk: Any, policy: Any) -> list[Check]:
+    """The leads' views (`zoho views`) found among the portal's, by name; a portal whose API
+    does not list views is told to check by hand (a warning: nothing breaks without them)."""
+    from ..zoho import ZohoError
+    from ..zoho.views import missing_views, views
+
+    try:
+        listed = desk.list_views()
+    except ZohoError as exc:
+        return [
+            Check(
+                "warn",
+                "views",
+                f"could not be listed ({exc.status} {exc.code}): check by hand that the views "
+                "of `python -m integration zoho views` exist",
+            )
+        ]
+    missing = missing_views(policy, listed)
+    if not missing:
+        return [Check("ok", "views", f"all {len(views(policy))} leads' views found")]
+    return [
+        Check("warn", f'view "{view.name}"', "not found: create it (`zoho views` prints how)")
+        for view in missing
+    ]
 
 
 def _webhook_checks(settings: Settings, webhooks: list[dict[str, Any]] | None) -> list[Check]:
@@ -330,6 +358,39 @@ def for_a_check(settings: Settings) -> Settings:
         zoho_timeout_connect_s=min(settings.zoho_timeout_connect_s, CHECK_CONNECT_TIMEOUT_S),
         zoho_timeout_read_s=min(settings.zoho_timeout_read_s, CHECK_READ_TIMEOUT_S),
     )
+
+
+@zoho.command("views")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.pass_context
+def views_command(ctx: click.Context, as_json: bool) -> None:
+    """The Zoho Desk views support leads work from (SLA vencido, SLA en riesgo, Vence hoy,
+    Esperando proveedor, ETA pendiente, Pausados): the criteria on this service's fields and
+    the sort order of each, to create in Zoho Desk."""
+    from ..rules import PolicyError, load_policy
+    from ..zoho.views import render, views
+
+    settings = settings_of(ctx)
+    try:
+        policy = load_policy(settings.sla_policy_file or None)
+    except PolicyError as exc:
+        raise UserError(f"policy: {exc}") from None
+    if not as_json:
+        click.echo(render(policy), nl=False)
+        return
+    shown = [
+        {
+            "name": v.name,
+            "english": v.english,
+            "purpose": v.purpose,
+            "criteria": [
+                {"field": c.field, "operator": c.operator, "value": c.value} for c in v.criteria
+            ],
+            "sort": {"field": v.sort_field, "order": v.sort_order, "why": v.sort_why},
+        }
+        for v in views(policy)
+    ]
+    click.echo(json.dumps({"views": shown}, ensure_ascii=False))
 
 
 @zoho.command("check")

@@ -84,6 +84,8 @@ class DeskClient(Protocol):
 
     def list_webhooks(self) -> list[dict[str, Any]]: ...
 
+    def list_views(self) -> list[dict[str, Any]]: ...
+
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def update_webhook(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
@@ -584,6 +586,14 @@ class HttpDeskClient:
     def list_webhooks(self) -> list[dict[str, Any]]:
         data = self.request("GET", "/webhooks")
         return list((data or {}).get("data") or [])
+
+    def list_views(self) -> list[dict[str, Any]]:
+        """The portal's ticket views (`GET /views?module=tickets`; the endpoint and its shape,
+        `{"data": [{"id", "name", ...}]}`, are unconfirmed: `zoho check` words a failure as
+        "check by hand", never as a broken set-up)."""
+        data = self.request("GET", "/views", params={"module": "tickets"})
+        items = (data or {}).get("data") if isinstance(data, dict) else None
+        return [v for v in items if isinstance(v, dict)] if isinstance(items, list) else []
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/webhooks", json=body)  # type: ignore[no-any-return]

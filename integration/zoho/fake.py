@@ -115,6 +115,10 @@ class FakeDesk:
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.tags: dict[str, list[str]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.views: list[dict[str, Any]] = [
+            {"id": "1", "name": "All Tickets", "isCustomView": False},
+            {"id": "2", "name": "My Open Tickets", "isCustomView": False},
+        ]
         self.custom_fields = copy.deepcopy(SLA_CUSTOM_FIELDS)
         self.status_values = copy.deepcopy(DEFAULT_STATUSES)
         self.priority_values = list(priorities)  # the `priority` picklist
@@ -485,6 +489,17 @@ class FakeDesk:
         with self._lock:
             return copy.deepcopy(list(self.webhooks.values()))
 
+    def list_views(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self.views)
+
+    def add_view(self, name: str) -> dict[str, Any]:
+        """A lead saves a custom view in Zoho's UI."""
+        with self._lock:
+            view = {"id": str(100 + len(self.views)), "name": name, "isCustomView": True}
+            self.views.append(view)
+            return copy.deepcopy(view)
+
     def _check_webhook(self, body: dict[str, Any], creating: bool) -> None:
         subscriptions = body.get("subscriptions")
         if creating and (not body.get("url") or not isinstance(subscriptions, dict)):
@@ -576,6 +591,9 @@ class FakeDeskClient:
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         return self.desk.list_webhooks()
+
+    def list_views(self) -> list[dict[str, Any]]:
+        return self.desk.list_views()
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.desk.create_webhook(copy.deepcopy(body))

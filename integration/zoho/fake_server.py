@@ -274,6 +274,12 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
     def list_webhooks():  # type: ignore[no-untyped-def]
         return paged(desk.list_webhooks())
 
+    @app.get("/api/v1/views")
+    def list_views():  # type: ignore[no-untyped-def]
+        if request.args.get("module") != "tickets":
+            return error(422, "INVALID_DATA", "module must be tickets")
+        return paged(desk.list_views())
+
     @app.post("/api/v1/webhooks")
     def create_webhook():  # type: ignore[no-untyped-def]
         return jsonify(desk.create_webhook(body()))

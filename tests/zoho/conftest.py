@@ -11,6 +11,7 @@ import pytest
 import responses
 
 from integration import db
+from integration.cli import main
 from integration.zoho.auth import MemoryTokenStore, OAuthRefresher, SqlTokenStore, TokenManager
 from integration.zoho.client import HttpDeskClient
 from integration.zoho.fake import FakeDesk, FakeDeskClient
@@ -83,3 +84,31 @@ def desk_client(request: pytest.FixtureRequest, desk: FakeDesk) -> Iterator[Any]
         store = request.getfixturevalue("sql_store")
         with FakeZohoServer(desk) as server:
             yield http_client(desk, server.url, store)
+
+
+@pytest.fixture
+def zoho_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, fake_server: FakeZohoServer
+) -> FakeDesk:
+    """The service pointed at the fake, with the worker's default patience (5 retries)."""
+    desk = fake_server.desk
+    env = {
+        "DATABASE_URL": database_url,
+        "ZOHO_DESK_BASE_URL": fake_server.url,
+        "ZOHO_ACCOUNTS_URL": fake_server.url,
+        "ZOHO_ORG_ID": desk.org_id,
+        "ZOHO_CLIENT_ID": desk.client_id,
+        "ZOHO_CLIENT_SECRET": desk.client_secret,
+        "ZOHO_REFRESH_TOKEN": desk.refresh_token,
+        "WEBHOOK_AUTH": "token",
+        "WEBHOOK_TOKEN": "t",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ZOHO_MAX_RETRIES", raising=False)
+    return desk
+
+
+def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = main(["zoho", "check"])
+    return code, capsys.readouterr().out.splitlines()

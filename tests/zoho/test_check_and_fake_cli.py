@@ -12,39 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from integration.cli import main
 from integration.zoho.fake import FakeDesk, Fault
-from integration.zoho.fake_server import FakeZohoServer, seed_tickets
+from integration.zoho.fake_server import seed_tickets
+from tests.zoho.conftest import check
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-@pytest.fixture
-def zoho_env(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, fake_server: FakeZohoServer
-) -> FakeDesk:
-    """The service pointed at the fake, with the worker's default patience (5 retries)."""
-    desk = fake_server.desk
-    env = {
-        "DATABASE_URL": database_url,
-        "ZOHO_DESK_BASE_URL": fake_server.url,
-        "ZOHO_ACCOUNTS_URL": fake_server.url,
-        "ZOHO_ORG_ID": desk.org_id,
-        "ZOHO_CLIENT_ID": desk.client_id,
-        "ZOHO_CLIENT_SECRET": desk.client_secret,
-        "ZOHO_REFRESH_TOKEN": desk.refresh_token,
-        "WEBHOOK_AUTH": "token",
-        "WEBHOOK_TOKEN": "t",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("ZOHO_MAX_RETRIES", raising=False)
-    return desk
-
-
-def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["zoho", "check"])
-    return code, capsys.readouterr().out.splitlines()
 
 
 def test_check_says_zoho_issued_a_new_token_then_that_it_used_the_cached_one(

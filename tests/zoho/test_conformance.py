@@ -160,6 +160,13 @@ def test_fields_statuses_and_myinfo(desk_client, desk: FakeDesk) -> None:  # typ
     assert desk_client.myinfo()["id"] == desk.agent["id"]
 
 
+def test_views_list_the_portals_ticket_views_by_name(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
+    before = [v["name"] for v in desk_client.list_views()]
+    assert "All Tickets" in before
+    desk.add_view("SLA vencido")
+    assert [v["name"] for v in desk_client.list_views()] == [*before, "SLA vencido"]
+
+
 def test_webhook_lifecycle(desk_client) -> None:  # type: ignore[no-untyped-def]
     assert desk_client.list_webhooks() == []
     created = desk_client.create_webhook(
