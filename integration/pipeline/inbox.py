@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .. import db
-from ..models import InboxEvent
+from ..models import UTCDateTime
 from ..rules.policy import FieldNames
 from .observe import parse_zoho_time
 from .validate import (
@@ -198,7 +199,7 @@ def _quarantine(where: str, item: Any, problems: list[str]) -> ParsedEvent:
 
 
 def store(
-    session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
+    session: Session | Connection, events: Sequence[ParsedEvent], *, source: str, now: datetime
 ) -> tuple[int, int]:
     """Insert-or-ignore every event, quarantined ones included (the caller commits). Returns
     (new, duplicates): rows inserted, and events already stored."""
@@ -207,31 +208,51 @@ def store(
 
 
 def store_returning_ids(
-    session: Session, events: Sequence[ParsedEvent], *, source: str, now: datetime
+    session: Session | Connection,
+    events: Sequence[ParsedEvent],
+    *,
+    source: str,
+    now: datetime,
 ) -> list[int]:
-    """As `store`, returning the ids of the rows inserted (a redelivered event has none)."""
+    """As `store`, returning the ids of the rows inserted (a redelivered event has none).
+
+    One cached statement per event: the same SQL text on SQLite and PostgreSQL, compiled once
+    per process (a dialect `insert()` built per call is compiled on every request)."""
     ids: list[int] = []
-    insert = db.insert_for(session.get_bind().dialect.name)
     for event in events:
-        statement = (
-            insert(InboxEvent)
-            .values(
-                dedupe_key=event.dedupe_key(),
-                received_at=now,
-                source=source,
-                event_type=event.event_type,
-                org_id=event.org_id,
-                ticket_id=event.ticket_id,
-                event_time=event.event_time,
-                modified_time=event.modified_time,
-                body=event.stored_body(),
-                status=event.status,
-                attempts=0,
-                available_at=now,
-                last_error=event.problem,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(InboxEvent.id)
+        ids.extend(
+            session.execute(
+                INSERT_EVENT,
+                {
+                    "dedupe_key": event.dedupe_key(),
+                    "received_at": now,
+                    "source": source,
+                    "event_type": event.event_type,
+                    "org_id": event.org_id,
+                    "ticket_id": event.ticket_id,
+                    "event_time": event.event_time,
+                    "modified_time": event.modified_time,
+                    "body": event.stored_body(),
+                    "status": event.status,
+                    "available_at": now,
+                    "last_error": event.problem,
+                },
+            ).scalars()
         )
-        ids.extend(session.scalars(statement).all())
     return ids
+
+
+# Insert-or-ignore on the dedupe key (SQLite 3.35+ and PostgreSQL share this syntax). The
+# instants are bound through the column type, so SQLite stores them as the ORM does.
+INSERT_EVENT = text(
+    "INSERT INTO inbox_events (dedupe_key, received_at, source, event_type, org_id, ticket_id, "
+    "event_time, modified_time, body, status, attempts, available_at, last_error, waits) "
+    "VALUES (:dedupe_key, :received_at, :source, :event_type, :org_id, :ticket_id, "
+    ":event_time, :modified_time, :body, :status, 0, :available_at, :last_error, 0) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("received_at", type_=UTCDateTime()),
+    bindparam("event_time", type_=UTCDateTime()),
+    bindparam("modified_time", type_=UTCDateTime()),
+    bindparam("available_at", type_=UTCDateTime()),
+)

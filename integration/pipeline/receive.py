@@ -100,8 +100,8 @@ def _receive():  # type: ignore[no-untyped-def]
         return jsonify(error="bad_delivery", detail=str(exc)), 400
     problems = [e.problem for e in events if e.quarantined]
     try:
-        with db.transaction(container.sessions) as session:
-            new, duplicates = store(session, events, source="webhook", now=container.clock())
+        with container.engine.begin() as connection:  # Core: no ORM session on this path
+            new, duplicates = store(connection, events, source="webhook", now=container.clock())
     except Exception as exc:
         if not _unstorable(exc):
             if not isinstance(exc, SQLAlchemyError):
