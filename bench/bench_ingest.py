@@ -93,9 +93,12 @@ def _client_thread(
                 reconnects += 1
             break
     out.update(
-        latencies=latencies, refused=refused, reconnects=reconnects, first=first,
+        latencies=latencies,
+        refused=refused,
+        reconnects=reconnects,
+        first=first,
         last=time.monotonic(),
-    )  # fmt: skip
+    )
     connection.close()
 
 
@@ -157,9 +160,13 @@ def warm_up(port: int, target: str, headers: dict[str, str], now: datetime, coun
 
 
 def load(
-    port: int, target: str, headers: dict[str, str], first: int, args: argparse.Namespace,
+    port: int,
+    target: str,
+    headers: dict[str, str],
+    first: int,
+    args: argparse.Namespace,
     now: datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """N deliveries of tickets first..first+N-1 from C clients in P processes."""
     tickets = list(range(first, first + args.deliveries))
     clients = [tickets[c :: args.clients] for c in range(args.clients)]
@@ -197,9 +204,13 @@ def load(
 
 
 def measure(
-    app_spec: str, database: FreshDatabase, fake_url: str, token: str, args: argparse.Namespace,
+    app_spec: str,
+    database: FreshDatabase,
+    fake_url: str,
+    token: str,
+    args: argparse.Namespace,
     label: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     env = benchlib.service_env(
         {
             "DATABASE_URL": database.url,
@@ -208,10 +219,11 @@ def measure(
             "ZOHO_ORG_ID": benchlib.ORG_ID,
             "ZOHO_WEBHOOK_ID": benchlib.WEBHOOK_ID,
             "ZOHO_DESK_BASE_URL": fake_url,  # the JWKS; no OAuth credentials: dry-run
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(benchlib.BENCH), os.environ.get(
-                "PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(benchlib.BENCH), os.environ.get("PYTHONPATH")])
+            ),
         }
-    )  # fmt: skip
+    )
     headers = {"Content-Type": "application/json"}
     target = WEBHOOK_PATH
     if args.auth == "jwt":
@@ -247,12 +259,11 @@ def verify(database: FreshDatabase, figures: dict[str, Any]) -> None:
     figures["verified"] = stored >= expected and set(counts) <= {"pending"}
 
 
-def one_run(
-    kind: str, fake: Any, token: str, args: argparse.Namespace, run: int
-) -> dict[str, Any]:
+def one_run(kind: str, fake: Any, token: str, args: argparse.Namespace, run: int) -> dict[str, Any]:
     with FreshDatabase(kind, "ingest", args.postgres_url) as database:
-        service = measure("integration.app:create_app()", database, fake.url, token, args,
-                          f"service-{run}")  # fmt: skip
+        service = measure(
+            "integration.app:create_app()", database, fake.url, token, args, f"service-{run}"
+        )
         verify(database, service)
         bare = measure("bare_app:create_app()", database, fake.url, token, args, f"bare-{run}")
     return {
@@ -314,9 +325,10 @@ def main() -> None:
             "auth": args.auth,
             "web_workers": args.web_workers,
             "web_threads": args.web_threads,
-            "command": " ".join(benchlib.gunicorn_command("APP", 0, args.web_workers,
-                                                          args.web_threads)[1:]),
-        },  # fmt: skip
+            "command": " ".join(
+                benchlib.gunicorn_command("APP", 0, args.web_workers, args.web_threads)[1:]
+            ),
+        },
         "databases": {},
     }
     with FakeZohoServer(FakeDesk(org_id=benchlib.ORG_ID)) as fake:
@@ -340,8 +352,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"\ningest: {args.deliveries} deliveries, {args.clients} clients, {args.runs} run(s)"
-              f", auth {args.auth}; min / median / max")  # fmt: skip
+        print(
+            f"\ningest: {args.deliveries} deliveries, {args.clients} clients, {args.runs} run(s)"
+            f", auth {args.auth}; min / median / max"
+        )
         for kind, d in report["databases"].items():
             print(f"  {kind}:")
             print(f"    acks/s            {benchlib.shown(d['acks_per_s'])}")
@@ -349,11 +363,15 @@ def main() -> None:
             print(f"    p99 ms            {benchlib.shown(d['p99_ms'])}")
             print(f"    bare acks/s       {benchlib.shown(d['bare_acks_per_s'])}")
             print(f"    service / bare    {benchlib.shown(d['ratio'])}")
-            print(f"    peak RSS MB       master {d['peak_rss_mb_master']}, "
-                  f"worker {d['peak_rss_mb_worker']} (bare worker "
-                  f"{d['bare_peak_rss_mb_worker']})")  # fmt: skip
-            print(f"    inbox check       {'ok' if d['verified'] else 'EVENTS LOST'} "
-                  f"(lost {d['lost']}, refused {d['refused']})")  # fmt: skip
+            print(
+                f"    peak RSS MB       master {d['peak_rss_mb_master']}, "
+                f"worker {d['peak_rss_mb_worker']} (bare worker "
+                f"{d['bare_peak_rss_mb_worker']})"
+            )
+            print(
+                f"    inbox check       {'ok' if d['verified'] else 'EVENTS LOST'} "
+                f"(lost {d['lost']}, refused {d['refused']})"
+            )
     if lost:
         raise SystemExit("error: acked deliveries missing from the inbox")
 

@@ -7,6 +7,7 @@ this folder is on sys.path). Measures only: nothing here changes the service's b
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -440,7 +441,7 @@ def percentile_ms(ordered: Sequence[float], p: float) -> float:
     """The p-quantile (nearest rank) of sorted seconds, in ms."""
     if not ordered:
         return float("nan")
-    rank = min(len(ordered) - 1, max(0, int(round(p * len(ordered) + 0.5)) - 1))
+    rank = min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))
     return round(ordered[rank] * 1000, 2)
 
 
