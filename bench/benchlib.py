@@ -357,20 +357,21 @@ def stop_process(process: subprocess.Popen[Any], timeout_s: float = 20.0) -> Non
 
 # ---- SQL statement counting -----------------------------------------------------------------
 
-_VERB_TABLE = re.compile(
-    r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|BEGIN|SAVEPOINT|RELEASE SAVEPOINT|PRAGMA|WITH)"
-    r"(?:.*?\bFROM\s+|\s+)?\(?\s*\"?([a-z_]+)?",
-    re.IGNORECASE | re.DOTALL,
-)
+_DIRECT = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", re.IGNORECASE)
+_FROM = re.compile(r"\bFROM\s+\"?(\w+)", re.IGNORECASE)
 
 
 def statement_kind(statement: str) -> str:
-    """`SELECT tracked_tickets`, `UPDATE inbox_events`, ...: the verb and the first table."""
-    match = _VERB_TABLE.match(statement)
-    if not match:
-        return statement.split(None, 1)[0].upper() if statement.strip() else "?"
-    verb, table = match.group(1).upper(), match.group(2) or ""
-    return f"{verb} {table}".strip()
+    """`SELECT tickets`, `UPDATE inbox_events`, ...: the verb and its table."""
+    direct = _DIRECT.match(statement)
+    if direct:
+        return f"{direct.group(1).upper()} {direct.group(2)}"
+    words = statement.split(None, 1)
+    verb = words[0].upper() if words else "?"
+    if verb in ("SELECT", "WITH"):
+        found = _FROM.search(statement)
+        return f"SELECT {found.group(1)}" if found else "SELECT"
+    return verb
 
 
 class StatementCounter:
