@@ -191,9 +191,12 @@ def measure(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         for key in ("statements", "begins", "commits", "rollbacks", "checkouts", "db_time_s")
     }
     kinds: dict[str, int] = {}
+    cache: dict[str, int] = {}
     for out in outs:
         for name, count in out["kinds"].items():
             kinds[name] = kinds.get(name, 0) + count
+        for name, count in out["compiled_cache"].items():
+            cache[name] = cache.get(name, 0) + count
     per_event = {k: round(v / events, 2) for k, v in total.items() if k != "db_time_s"}
     round_trips = total["statements"] + total["begins"] + total["commits"] + total["rollbacks"]
     if kind == "postgresql":
@@ -217,6 +220,7 @@ def measure(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             name: round(count / events, 2)
             for name, count in sorted(kinds.items(), key=lambda kv: -kv[1])
         },
+        "compiled_cache": cache,
         "peak_rss_mb": [o["peak_rss_mb"] for o in outs],
         "applied_by_process": [o["applied"] for o in outs],
         "inbox_after": inbox,
@@ -276,7 +280,8 @@ def main() -> None:
                     f"{case['statements_per_event']} statements, "
                     f"{case['commits_per_event']} commits, "
                     f"~{case['round_trips_per_event_approx']} round trips; "
-                    f"driver time {case['db_time_share']:.0%}; peak RSS {case['peak_rss_mb']} MB"
+                    f"driver time {case['db_time_share']:.0%}; "
+                    f"compiled cache {case['compiled_cache']}; peak RSS {case['peak_rss_mb']} MB"
                     + ("" if case["drained"] else f"; NOT DRAINED {case['inbox_after']}"),
                     flush=True,
                 )

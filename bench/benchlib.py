@@ -389,6 +389,7 @@ class StatementCounter:
         self.checkouts = 0
         self.db_time_s = 0.0
         self.kinds: Counter[str] = Counter()
+        self.cache: Counter[str] = Counter()
         self._started: dict[int, float] = {}
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
@@ -397,7 +398,9 @@ class StatementCounter:
         event.listen(engine, "rollback", self._rollback)
         event.listen(engine.pool, "checkout", self._checkout)
 
-    def _before(self, _conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    def _before(
+        self, _conn: Any, cursor: Any, statement: str, _params: Any, context: Any, *_: Any
+    ) -> None:
         if not self.active:
             return
         self._started[id(cursor)] = time.perf_counter()
@@ -405,6 +408,8 @@ class StatementCounter:
             return  # SQLite's BEGIN IMMEDIATE: counted by the begin event
         self.statements += 1
         self.kinds[statement_kind(statement)] += 1
+        # SQLAlchemy's compiled cache: a miss compiles the statement again (CPU, not SQL)
+        self.cache[str(getattr(context, "cache_hit", "none")).lower().split(".")[-1]] += 1
 
     def _after(self, _conn: Any, cursor: Any, *_: Any) -> None:
         began = self._started.pop(id(cursor), None)
@@ -432,6 +437,7 @@ class StatementCounter:
             "checkouts": self.checkouts,
             "db_time_s": round(self.db_time_s, 3),
             "kinds": dict(self.kinds),
+            "compiled_cache": dict(self.cache),
         }
 
 
