@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_classify.py
+	$(BIN)/python bench/bench_ingest.py --deliveries 1000 --runs 1
+	$(BIN)/python bench/bench_worker.py --tickets 500
+	$(BIN)/python bench/bench_e2e.py --events 50
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

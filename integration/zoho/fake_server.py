@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,15 @@ def event(
     return body
 
 
-def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
+def create_fake_app(
+    desk: FakeDesk,
+    signer: WebhookSigner,
+    *,
+    latency_s: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Flask:
+    """The fake's Flask app. `latency_s`: every API call (`/api/v1/...`) is answered that much
+    later, as a distant Zoho would (benchmarks); `sleep` waits it (tests pass a recorder)."""
     app = Flask("fake_zoho_desk")
 
     def error(status: int, code: str, message: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -117,6 +125,8 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
         )
         if request.path.startswith("/.well-known"):
             return None
+        if latency_s > 0 and request.path.startswith("/api/v1/"):
+            sleep(latency_s)
         fault = desk.take_fault(request.method, request.path)
         if fault is None:
             return None
@@ -331,12 +341,18 @@ class FakeZohoServer:
     """The fake served on 127.0.0.1:<port> from a background thread. Use as a context manager."""
 
     def __init__(
-        self, desk: FakeDesk | None = None, port: int = 0, host: str = "127.0.0.1"
+        self,
+        desk: FakeDesk | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        latency_s: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.desk = desk or FakeDesk()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per fake request
         self.signer = WebhookSigner()
-        self.app = create_fake_app(self.desk, self.signer)
+        self.app = create_fake_app(self.desk, self.signer, latency_s=latency_s, sleep=sleep)
         self._server = make_server(host, port, self.app, threaded=True)
         self.port = self._server.port
         self.url = f"http://{host}:{self.port}"
