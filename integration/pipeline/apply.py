@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from .. import db
 from ..models import InboxEvent
 from ..zoho import NotFound, RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
+from .authenticate import exc_name
 from .fields import only_our_fields_changed
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
 from .observe import Observation, first_agent_response, observe, parse_zoho_time
 from .step import WAIT_FOR_ZOHO, Step
+from .write import OutboxWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,26 @@ class RetryLater(Exception):
     """This event cannot be applied yet (e.g. a thread before its ticket); retry with backoff."""
 
 
+@dataclass
+class Read:
+    """An event's body, and in live mode Zoho's state of its ticket read for it."""
+
+    body: dict[str, Any]
+    fetched: dict[str, Any] | None = None
+    threads: list[dict[str, Any]] | None = None
+    gone: bool = False  # Zoho answers 404 for the ticket (or a dry-run Ticket_Delete)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: str | None  # None: an event type we ignore
+    status: str  # the inbox row's final status
+    note: str = ""  # its last_error: stale | echo
+
+
 class EventApplier(Step):
+    writer: OutboxWriter | None = None  # settles dry-run writes within a batch
+
     def process(self) -> int:
         """One round: claim a batch of due events and apply each. Returns how many."""
         with db.transaction(self.c.sessions) as session:
@@ -52,9 +75,67 @@ class EventApplier(Step):
         # A batch is applied in the order of the tickets' own times (the log makes any order
         # give the same deadlines; this order just skips fewer stale snapshots).
         events.sort(key=lambda r: (r.modified_time or r.received_at, r.id))
+        if len(events) > 1 and not self.c.live:
+            try:
+                self.apply_batch(events)
+                return len(events)
+            except Exception as exc:  # one event's problem: each is applied on its own
+                log.info("batch of %d events applied one by one (%s)", len(events), exc_name(exc))
         for event in events:
             self.process_one(event)
         return len(events)
+
+    def apply_batch(self, events: list[InboxEvent]) -> None:
+        """Every event of a claimed batch in one transaction: the tickets' rows read and locked
+        in a few set-based statements (`Ledger.begin_batch`), new observations and audit
+        entries inserted together, the inbox rows ended by one UPDATE per outcome, and in
+        dry-run the decisions "written" at once. Any failure rolls the whole batch back; the
+        caller then applies each event on its own, with the per-event handling of failures."""
+        reads = [self._read(event) for event in events]
+        outcomes: list[Outcome] = []
+        applied: list[InboxEvent] = []
+        later: list[InboxEvent] = []  # not applicable yet: settled on their own afterwards
+        with db.transaction(self.c.sessions) as session:
+            session.autoflush = False  # nothing is read back from the database mid-batch
+            handled = {e.ticket_id for e in events if e.event_type in HANDLED_EVENTS}
+            batch = self.ledger.begin_batch(session, handled)
+            try:
+                for event, read in zip(events, reads, strict=True):
+                    try:
+                        outcomes.append(self._apply_in(session, event, read))
+                        applied.append(event)
+                    except RetryLater:  # raised before the event changed anything
+                        later.append(event)
+                if not self.c.live and self.writer is not None:
+                    for ticket_id, row in batch.outbox.items():
+                        if row.status == claim.PENDING:
+                            self.writer.settle_dry_run(session, batch.tickets.get(ticket_id), row)
+                self.ledger.end_batch(session)
+            finally:
+                self.ledger.batch = None
+            groups: dict[tuple[str, str], list[int]] = {}
+            for event, outcome in zip(applied, outcomes, strict=True):
+                groups.setdefault((outcome.status, outcome.note), []).append(event.id)
+            now = self.c.clock()
+            for (status, note), ids in groups.items():
+                ended = session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id.in_(ids), InboxEvent.lease_owner == self.owner)
+                    .values(
+                        status=status,
+                        processed_at=now,
+                        last_error=note,
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+                )
+                if ended.rowcount != len(ids):  # type: ignore[attr-defined]
+                    raise claim.LeaseLost(ids)
+        for event, outcome in zip(applied, outcomes, strict=True):
+            if outcome.decision is not None:
+                self._applied(event, outcome.decision)
+        for event in later:
+            self.process_one(event)
 
     def process_one(self, event: InboxEvent) -> None:
         try:
@@ -95,89 +176,100 @@ class EventApplier(Step):
             self._applied(event, decision)
 
     def _apply(self, event: InboxEvent) -> str | None:
-        """Apply one event; its decision once committed (None: an event type we ignore)."""
+        """Apply one event in its own transaction; its decision once committed (None: an
+        event type we ignore)."""
+        read = self._read(event)
+        with db.transaction(self.c.sessions) as session:
+            outcome = self._apply_in(session, event, read)
+            self._finish(session, event, outcome.status, outcome.note)
+        return outcome.decision
+
+    def _read(self, event: InboxEvent) -> Read:
+        """What Zoho says of the event's ticket (live), fetched before any transaction."""
         body = json.loads(event.body)
+        read = Read(body=body)
+        if event.event_type not in HANDLED_EVENTS or not self.c.live:
+            read.gone = event.event_type == "Ticket_Delete"
+            return read
+        ticket_id = event.ticket_id
+        # Even a Ticket_Delete is checked: a forged one must not stop the tracking.
+        try:
+            read.fetched = self.c.desk.get_ticket(ticket_id)  # type: ignore[union-attr]
+        except NotFound:
+            read.gone = True
+        # The first reply: from the threads, on a thread event or a polled change (a portal
+        # without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
+        if read.fetched is not None and (
+            event.event_type in THREAD_EVENTS or event.source == "poll"
+        ):
+            read.threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
+        return read
+
+    def _apply_in(self, session: Any, event: InboxEvent, read: Read) -> Outcome:
+        """The event applied inside the caller's transaction (which also ends the inbox row)."""
         event_type = event.event_type
         if event_type not in HANDLED_EVENTS:
-            with db.transaction(self.c.sessions) as session:
-                self._finish(session, event, "ignored")
-            return None
+            return Outcome(None, "ignored")
+        body = read.body
         payload: dict[str, Any] = body.get("payload") or {}
         prev_state = body.get("prevState") if isinstance(body.get("prevState"), dict) else None
         ticket_id = event.ticket_id
         live = self.c.live
+        fetched, threads = read.fetched, read.threads
 
-        fetched: dict[str, Any] | None = None
-        threads: list[dict[str, Any]] | None = None
-        gone = event_type == "Ticket_Delete"
+        ticket = self.ledger.lock(session, ticket_id)
+        if read.gone:
+            self.ledger.stop_tracking(session, ticket, ticket_id)
+            return Outcome("ticket deleted in Zoho: tracking stopped", "done")
+        unsigned = payload if event_type not in THREAD_EVENTS else None
+        snapshot = fetched if live else unsigned
+        if ticket is None:
+            if snapshot is None:
+                raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
+            ticket, _ = self.ledger.start_tracking(session, ticket_id, snapshot, event)
+
+        observations: list[Observation | None] = []
         if live:
-            # Even a Ticket_Delete is checked: a forged one must not stop the tracking.
-            try:
-                fetched = self.c.desk.get_ticket(ticket_id)  # type: ignore[union-attr]
-                gone = False
-            except NotFound:
-                gone = True
-            # The first reply: from the threads, on a thread event or a polled change (a
-            # portal without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
-            if fetched is not None and (event_type in THREAD_EVENTS or event.source == "poll"):
-                threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
+            observations.append(observe(fetched or {}, "fetch", self.c.policy))
+        else:
+            if event_type not in THREAD_EVENTS:
+                observations.append(observe(payload, "webhook", self.c.policy))
+            if prev_state is not None:
+                observations.append(observe(prev_state, "prev_state", self.c.policy))
+        self.ledger.record(session, ticket_id, [o for o in observations if o is not None])
 
-        with db.transaction(self.c.sessions) as session:
-            ticket = self.ledger.lock(session, ticket_id)
-            if gone:
-                self.ledger.stop_tracking(session, ticket, ticket_id)
-                self._finish(session, event, "done")
-                return "ticket deleted in Zoho: tracking stopped"
-            unsigned = payload if event_type not in THREAD_EVENTS else None
-            snapshot = fetched if live else unsigned
-            if ticket is None:
-                if snapshot is None:
-                    raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
-                ticket, _ = self.ledger.start_tracking(session, ticket_id, snapshot, event)
+        if live:
+            responded = first_agent_response(threads or [])
+        else:
+            responded = first_agent_response([payload] if event_type in THREAD_EVENTS else [])
+        if responded is not None and (
+            ticket.first_response_at is None or responded < ticket.first_response_at
+        ):
+            ticket.first_response_at = responded
 
-            observations: list[Observation | None] = []
-            if live:
-                observations.append(observe(fetched or {}, "fetch", self.c.policy))
-            else:
-                if event_type not in THREAD_EVENTS:
-                    observations.append(observe(payload, "webhook", self.c.policy))
-                if prev_state is not None:
-                    observations.append(observe(prev_state, "prev_state", self.c.policy))
-            self.ledger.record(session, ticket_id, [o for o in observations if o is not None])
-
-            if live:
-                responded = first_agent_response(threads or [])
-            else:
-                responded = first_agent_response([payload] if event_type in THREAD_EVENTS else [])
-            if responded is not None and (
-                ticket.first_response_at is None or responded < ticket.first_response_at
+        stale = False
+        if snapshot is not None:
+            modified = parse_zoho_time(snapshot.get("modifiedTime"))
+            if modified is not None and (
+                ticket.last_modified_time is None or modified >= ticket.last_modified_time
             ):
-                ticket.first_response_at = responded
+                ticket.last_modified_time = modified
+                ticket.zoho_status = str(snapshot.get("status") or "")[:64]
+                ticket.zoho_status_type = str(snapshot.get("statusType") or "")[:16]
+            else:
+                stale = True
 
-            stale = False
-            if snapshot is not None:
-                modified = parse_zoho_time(snapshot.get("modifiedTime"))
-                if modified is not None and (
-                    ticket.last_modified_time is None or modified >= ticket.last_modified_time
-                ):
-                    ticket.last_modified_time = modified
-                    ticket.zoho_status = str(snapshot.get("status") or "")[:64]
-                    ticket.zoho_status_type = str(snapshot.get("statusType") or "")[:16]
-                else:
-                    stale = True
-
-            echo = event_type == "Ticket_Update" and self._is_echo(
-                session, ticket_id, payload, prev_state
-            )
-            decision = self.ledger.recompute(session, ticket, snapshot)
-            reason = decision
-            if stale:
-                reason = f"stale event (older than the ticket's state): history kept; {decision}"
-            if echo:
-                reason = f"echo of our own write; {decision}"
-            self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
-            self._finish(session, event, "done", "stale" if stale else ("echo" if echo else ""))
-            return reason
+        echo = event_type == "Ticket_Update" and self._is_echo(
+            session, ticket_id, payload, prev_state
+        )
+        decision = self.ledger.recompute(session, ticket, snapshot)
+        reason = decision
+        if stale:
+            reason = f"stale event (older than the ticket's state): history kept; {decision}"
+        if echo:
+            reason = f"echo of our own write; {decision}"
+        self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
+        return Outcome(reason, "done", "stale" if stale else ("echo" if echo else ""))
 
     def _applied(self, event: InboxEvent, decision: str) -> None:
         """One INFO line per applied event: ids and the decision, never the event's body."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,8 +73,48 @@ def _columns_of(row: TicketObservation) -> dict[str, Any]:
     return {name: getattr(row, name) for name in _columns(Observation(row.modified_time, ""))}
 
 
+def _observation(row: TicketObservation) -> Observation:
+    return Observation(
+        modified_time=row.modified_time,
+        source=row.source,
+        status=row.status,
+        status_type=row.status_type,
+        priority=row.priority,
+        onhold_time=row.onhold_time,
+        closed_time=row.closed_time,
+        eta=row.eta,
+        quote_status=row.quote_status,
+        department_id=row.department_id,
+        account_id=row.account_id,
+        modified_by=row.modified_by,
+    )
+
+
+def insert_audit() -> Any:
+    """A Core INSERT of audit entries (the ORM would insert them one by one to learn their ids;
+    nobody needs them)."""
+    return AuditEntry.__table__.insert()
+
+
 def as_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@dataclass
+class Batch:
+    """The rows of a batch's tickets, read in four set-based statements and locked for the
+    batch's transaction, so applying each event reads nothing more: the tickets and their
+    outbox rows (FOR UPDATE, in ticket order: two workers lock in the same order), the
+    observation logs and the notices' keys. New observations are inserted together at the end
+    (`Ledger.end_batch`)."""
+
+    tickets: dict[str, TrackedTicket]
+    absent: set[str]  # read and not tracked (yet)
+    outbox: dict[str, OutboxWrite]
+    observations: dict[str, list[Observation]]
+    notices: dict[str, dict[str, str]]  # ticket -> notice key -> status
+    rows: list[dict[str, Any]] = field(default_factory=list)  # observations to insert
+    audits: list[dict[str, Any]] = field(default_factory=list)  # audit entries to insert
 
 
 class Ledger:
@@ -92,6 +132,59 @@ class Ledger:
         self.live = live
         self.classify_window_s = classify_window_s
         self.notices_in_office_hours = notices_in_office_hours
+        self.batch: Batch | None = None
+
+    def begin_batch(self, session: Session, ticket_ids: set[str]) -> Batch:
+        """Read and lock the rows of these tickets for one transaction (see `Batch`)."""
+        ids = sorted(ticket_ids)
+        tickets = {
+            t.ticket_id: t
+            for t in session.scalars(
+                select(TrackedTicket)
+                .where(TrackedTicket.ticket_id.in_(ids))
+                .order_by(TrackedTicket.ticket_id)
+                .with_for_update()
+            )
+        }
+        outbox = {
+            o.ticket_id: o
+            for o in session.scalars(
+                select(OutboxWrite)
+                .where(OutboxWrite.ticket_id.in_(ids))
+                .order_by(OutboxWrite.ticket_id)
+                .with_for_update()
+            )
+        }
+        observations: dict[str, list[Observation]] = {i: [] for i in ids}
+        for row in session.scalars(
+            select(TicketObservation).where(TicketObservation.ticket_id.in_(ids))
+        ):
+            observations[row.ticket_id].append(_observation(row))
+        notices: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for ticket_id, key, status in session.execute(
+            select(NoticeRow.ticket_id, NoticeRow.key, NoticeRow.status).where(
+                NoticeRow.ticket_id.in_(ids)
+            )
+        ):
+            notices[ticket_id][key] = status
+        self.batch = Batch(tickets, set(ids) - set(tickets), outbox, observations, notices)
+        return self.batch
+
+    def end_batch(self, session: Session) -> None:
+        """Insert the batch's new observations in one statement (insert-or-ignore)."""
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        if batch.rows:
+            insert = db.insert_for(session.get_bind().dialect.name)
+            session.execute(
+                insert(TicketObservation).on_conflict_do_nothing(
+                    index_elements=["ticket_id", "modified_time"]
+                ),
+                batch.rows,
+            )
+        if batch.audits:  # executemany without RETURNING: one statement, not one per row
+            session.execute(insert_audit(), batch.audits)
 
     @classmethod
     def of(cls, container: Any, clock: Callable[[], datetime] | None = None) -> Ledger:
@@ -107,6 +200,9 @@ class Ledger:
         )
 
     def lock(self, session: Session, ticket_id: str) -> TrackedTicket | None:
+        batch = self.batch
+        if batch is not None and (ticket_id in batch.tickets or ticket_id in batch.absent):
+            return batch.tickets.get(ticket_id)
         return session.scalar(
             select(TrackedTicket).where(TrackedTicket.ticket_id == ticket_id).with_for_update()
         )
@@ -132,32 +228,46 @@ class Ledger:
                 priority=existing.key,
                 evidence=(*result.evidence, f"kept the ticket's priority {existing.key}"),
             )
-        insert = db.insert_for(session.get_bind().dialect.name)
-        inserted = session.execute(
-            insert(TrackedTicket)
-            .values(
-                ticket_id=ticket_id,
-                org_id=str(snapshot.get("orgId") or event.org_id or "")[:32],
-                ticket_number=str(snapshot.get("ticketNumber") or "")[:32],
-                created_at=created,
-                classified_priority=result.priority,
-                kind=result.kind,
-                vendor=result.vendor,
-                rule_id=result.rule_id,
-                priority=result.priority,
-                evidence=as_json(list(result.evidence)),
-                subject=str(snapshot.get("subject") or "")[:255],
-                comment_posted=False,
-                comment_attempts=0,
-                comment_id="",
-                deleted=False,
-                updated_at=self.clock(),
-            )
-            .on_conflict_do_nothing(index_elements=["ticket_id"])
-            .returning(TrackedTicket.ticket_id)
-        ).first()
-        ticket = self.lock(session, ticket_id)
-        assert ticket is not None
+        values = {
+            "ticket_id": ticket_id,
+            "org_id": str(snapshot.get("orgId") or event.org_id or "")[:32],
+            "ticket_number": str(snapshot.get("ticketNumber") or "")[:32],
+            "created_at": created,
+            "classified_priority": result.priority,
+            "kind": result.kind,
+            "vendor": result.vendor,
+            "rule_id": result.rule_id,
+            "priority": result.priority,
+            "evidence": as_json(list(result.evidence)),
+            "subject": str(snapshot.get("subject") or "")[:255],
+            "comment_posted": False,
+            "comment_attempts": 0,
+            "comment_id": "",
+            "deleted": False,
+            "updated_at": self.clock(),
+        }
+        if self.batch is not None:
+            # Inserted with the batch (one statement for its new tickets). Another worker that
+            # tracks the same ticket meanwhile makes the batch fail on the key; its events are
+            # then applied one by one, through the insert-or-ignore below.
+            inserted = TrackedTicket(**values)
+            session.add(inserted)
+            self.batch.absent.discard(ticket_id)
+            self.batch.tickets[ticket_id] = inserted
+            self.batch.observations.setdefault(ticket_id, [])
+            self.batch.notices.setdefault(ticket_id, {})
+            ticket = inserted
+        else:
+            insert = db.insert_for(session.get_bind().dialect.name)
+            inserted = session.scalars(
+                insert(TrackedTicket)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["ticket_id"])
+                .returning(TrackedTicket),  # the new row itself: no second read
+                execution_options={"populate_existing": True},
+            ).first()
+            ticket = inserted if inserted is not None else self.lock(session, ticket_id)
+            assert ticket is not None
         if inserted is None:  # another worker classified it a moment ago: theirs stands
             return ticket, None
         self.audit(
@@ -201,6 +311,9 @@ class Ledger:
         heard before the answer was recorded, is still known to be ours); and a fetched state
         that differs from the one recorded at its instant is a later change made within the
         same millisecond (Zoho's times often end in .000), recorded just after it."""
+        if self.batch is not None and ticket_id in self.batch.observations:
+            self._record_in_batch(session, ticket_id, observations)
+            return
         insert = db.insert_for(session.get_bind().dialect.name)
         keys = ["ticket_id", "modified_time"]
         for obs in observations:
@@ -227,6 +340,51 @@ class Ledger:
             if stored is None and obs.source == "fetch":
                 self._record_same_instant(session, ticket_id, obs, values)
 
+    def _record_in_batch(
+        self, session: Session, ticket_id: str, observations: list[Observation]
+    ) -> None:
+        """`record` against the batch's log in memory; the same rules, the rows queued."""
+        assert self.batch is not None
+        known = self.batch.observations[ticket_id]
+        for obs in observations:
+            if obs.source in OURS:  # answers to our PATCH are not in the apply step: at once
+                self.batch.observations.pop(ticket_id)
+                self.record(session, ticket_id, [obs])
+                self.batch.observations[ticket_id] = [
+                    o for o in known if o.modified_time != obs.modified_time
+                ] + [obs]
+                known = self.batch.observations[ticket_id]
+                continue
+            same = [o for o in known if o.modified_time == obs.modified_time]
+            if not same:
+                known.append(obs)
+                self.batch.rows.append(
+                    {
+                        "ticket_id": ticket_id,
+                        "modified_time": obs.modified_time,
+                        "source": obs.source,
+                        "recorded_at": self.clock(),
+                        **_columns(obs),
+                    }
+                )
+                continue
+            if obs.source != "fetch":
+                continue
+            window = sorted(
+                (
+                    o
+                    for o in known
+                    if obs.modified_time <= o.modified_time < obs.modified_time + SAME_INSTANT
+                ),
+                key=lambda o: o.modified_time,
+            )
+            values = _columns(obs)
+            if any(_columns(o) == values for o in window):
+                continue  # already known
+            later = replace(obs, modified_time=window[-1].modified_time + timedelta(microseconds=1))
+            if later.modified_time < obs.modified_time + SAME_INSTANT:
+                self._record_in_batch(session, ticket_id, [later])
+
     def _record_same_instant(
         self, session: Session, ticket_id: str, obs: Observation, values: dict[str, Any]
     ) -> None:
@@ -249,6 +407,11 @@ class Ledger:
         """Whether Zoho's `modifiedTime` is the one of an answer to our own PATCH."""
         if modified is None:
             return False
+        if self.batch is not None and ticket_id in self.batch.observations:
+            return any(
+                o.modified_time == modified and o.source in OURS
+                for o in self.batch.observations[ticket_id]
+            )
         source = session.scalar(
             select(TicketObservation.source).where(
                 TicketObservation.ticket_id == ticket_id,
@@ -258,26 +421,18 @@ class Ledger:
         return source in OURS
 
     def observations(self, session: Session, ticket_id: str) -> list[Observation]:
+        if self.batch is not None and ticket_id in self.batch.observations:
+            return list(self.batch.observations[ticket_id])
         rows = session.scalars(
             select(TicketObservation).where(TicketObservation.ticket_id == ticket_id)
         )
-        return [
-            Observation(
-                modified_time=r.modified_time,
-                source=r.source,
-                status=r.status,
-                status_type=r.status_type,
-                priority=r.priority,
-                onhold_time=r.onhold_time,
-                closed_time=r.closed_time,
-                eta=r.eta,
-                quote_status=r.quote_status,
-                department_id=r.department_id,
-                account_id=r.account_id,
-                modified_by=r.modified_by,
-            )
-            for r in rows
-        ]
+        return [_observation(r) for r in rows]
+
+    def outbox(self, session: Session, ticket_id: str) -> OutboxWrite | None:
+        """The ticket's outbox row, locked (lock order: the ticket row first)."""
+        if self.batch is not None and ticket_id in self.batch.tickets:
+            return self.batch.outbox.get(ticket_id)
+        return session.get(OutboxWrite, ticket_id, with_for_update=True)
 
     def recompute(
         self,
@@ -351,7 +506,7 @@ class Ledger:
                 marker=comment_marker(ticket.ticket_id),
             )
         wanted = as_json(desired)
-        outbox = session.get(OutboxWrite, ticket.ticket_id, with_for_update=True)
+        outbox = self.outbox(session, ticket.ticket_id)
         in_flight = outbox is not None and outbox.status in (queue.PENDING, queue.PROCESSING)
         refused = json.loads(outbox.refused or "{}") if outbox is not None else {}
         comparable = without(desired, still_refused(desired, refused))
@@ -418,21 +573,41 @@ class Ledger:
         Office-hours tickets' notices wait for the next opening (the status is written now)."""
         # Notices not sent yet that no longer hold are withdrawn: the reply heard just after
         # the breach was stored, the ticket closed before its deferred warning went out.
-        pending = NoticeRow.status == queue.PENDING
-        if session.get_bind().dialect.name == "sqlite":
-            # Without statistics SQLite would walk every pending notice by the status index;
-            # the hint says the status test is not selective, so the ticket's index is used.
-            # (SQLite wants the probability as a literal, not a bound parameter.)
-            pending = func.likelihood(pending, literal_column("0.9"))  # type: ignore[assignment]
-        session.execute(
-            update(NoticeRow)
-            .where(
-                NoticeRow.ticket_id == ticket.ticket_id,
-                pending,
-                NoticeRow.key.not_in([n.key[:64] for n in due]),
+        keys = self.batch.notices.get(ticket.ticket_id) if self.batch is not None else None
+        due_keys = {n.key[:64] for n in due}
+        if keys is not None:  # the batch knows the ticket's notices: only what changes
+            withdrawn = [k for k, s in keys.items() if s == queue.PENDING and k not in due_keys]
+            if withdrawn:
+                session.execute(
+                    update(NoticeRow)
+                    .where(
+                        NoticeRow.ticket_id == ticket.ticket_id,
+                        NoticeRow.key.in_(withdrawn),
+                        NoticeRow.status == queue.PENDING,
+                    )
+                    .values(status="withdrawn", last_error="no longer due when it was to be sent")
+                )
+                keys.update(dict.fromkeys(withdrawn, "withdrawn"))
+            due = tuple(n for n in due if n.key[:64] not in keys)
+            keys.update(dict.fromkeys((n.key[:64] for n in due), queue.PENDING))
+            if not due:
+                return
+        else:
+            pending = NoticeRow.status == queue.PENDING
+            if session.get_bind().dialect.name == "sqlite":
+                # Without statistics SQLite would walk every pending notice by the status
+                # index; the hint says the status test is not selective, so the ticket's index
+                # is used. (SQLite wants the probability as a literal, not a bound parameter.)
+                pending = func.likelihood(pending, literal_column("0.9"))  # type: ignore[assignment]
+            session.execute(
+                update(NoticeRow)
+                .where(
+                    NoticeRow.ticket_id == ticket.ticket_id,
+                    pending,
+                    NoticeRow.key.not_in(sorted(due_keys)),
+                )
+                .values(status="withdrawn", last_error="no longer due when it was to be sent")
             )
-            .values(status="withdrawn", last_error="no longer due when it was to be sent")
-        )
         if not due:
             return
         calendar = self.policy.calendars[deadlines.calendar]
@@ -487,24 +662,25 @@ class Ledger:
         status: str,
     ) -> None:
         if outbox is None:
-            session.add(
-                OutboxWrite(
-                    ticket_id=ticket_id,
-                    fields=wanted,
-                    comment=comment,
-                    version=1,
-                    status=status,
-                    attempts=0,
-                    waits=0,
-                    available_at=now,
-                    last_error="",
-                    last_sent="{}",
-                    writes=0,
-                    dry_run=not self.live,
-                    refused="{}",
-                    updated_at=now,
-                )
+            row = OutboxWrite(
+                ticket_id=ticket_id,
+                fields=wanted,
+                comment=comment,
+                version=1,
+                status=status,
+                attempts=0,
+                waits=0,
+                available_at=now,
+                last_error="",
+                last_sent="{}",
+                writes=0,
+                dry_run=not self.live,
+                refused="{}",
+                updated_at=now,
             )
+            session.add(row)
+            if self.batch is not None:
+                self.batch.outbox[ticket_id] = row
             return
         outbox.fields = wanted
         outbox.comment = comment
@@ -536,12 +712,14 @@ class Ledger:
     def audit(
         self, session: Session, ticket_id: str, decision: str, reason: str, data: dict[str, Any]
     ) -> None:
-        session.add(
-            AuditEntry(
-                ticket_id=ticket_id,
-                at=self.clock(),
-                decision=decision[:32],
-                reason=reason,
-                data=as_json(data),
-            )
-        )
+        entry = {
+            "ticket_id": ticket_id,
+            "at": self.clock(),
+            "decision": decision[:32],
+            "reason": reason,
+            "data": as_json(data),
+        }
+        if self.batch is not None:  # inserted with the batch's other entries, in this order
+            self.batch.audits.append(entry)
+            return
+        session.add(AuditEntry(**entry))

@@ -63,6 +63,7 @@ class Worker:
         self.notifier = NoticeSender(container, self.ledger, self.owner)
         for step in (self.applier, self.writer, self.notifier):
             step.scope = scope
+        self.applier.writer = self.writer
 
     def process_events(self) -> int:
         return self.applier.process()

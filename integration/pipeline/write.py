@@ -213,6 +213,27 @@ class OutboxWriter(Step):
                 ticket.comment_id = str(found.get("id") or "")[:32]
         return posted
 
+    def settle_dry_run(self, session: Any, ticket: Any, row: OutboxWrite) -> None:
+        """Dry-run: a decision just queued is "written" in the caller's transaction (what
+        `send` would record for it a moment later, without a second claim and transaction)."""
+        diff = changed_fields(json.loads(row.fields), json.loads(row.last_sent))
+        comment = row.comment or None
+        now = self.c.clock()
+        if comment and ticket is not None:
+            ticket.comment_id = DRY_RUN_COMMENT
+        row.status = "done"
+        row.comment = ""
+        row.last_sent = as_json(merge_fields(json.loads(row.last_sent), diff))
+        row.sent_at = now
+        row.dry_run = True
+        row.lease_owner = None
+        row.lease_until = None
+        row.last_error = ""
+        row.updated_at = now
+        self._audit_sent(
+            session, row.ticket_id, diff, json.loads(row.refused or "{}"), True, comment
+        )
+
     def _sent(
         self,
         row: OutboxWrite,
@@ -259,18 +280,30 @@ class OutboxWriter(Step):
                     attempts=0,  # a new decision: its own attempts
                     waits=0,
                 )
-            verb = "dry-run: would write" if dry_run else "wrote"
-            comment = " and the assignment comment" if commented else ""
-            what = f"{verb} {as_json(diff)}{comment}" if diff or commented else (
-                "Zoho already shows every value: nothing written"
-            )  # fmt: skip
-            if refused:
-                what += f"; refused by Zoho: {', '.join(sorted(refused))}"
-            self.ledger.audit(
-                session,
-                row.ticket_id,
-                "write-back",
-                what,
-                {"fields": diff, "dry_run": dry_run, "comment": row.comment if commented else None,
-                 "refused": refused or None},
-            )  # fmt: skip
+            self._audit_sent(
+                session, row.ticket_id, diff, refused, dry_run, row.comment if commented else None
+            )
+
+    def _audit_sent(
+        self,
+        session: Any,
+        ticket_id: str,
+        diff: dict[str, Any],
+        refused: dict[str, Any],
+        dry_run: bool,
+        comment: str | None,
+    ) -> None:
+        verb = "dry-run: would write" if dry_run else "wrote"
+        posted = " and the assignment comment" if comment else ""
+        what = f"{verb} {as_json(diff)}{posted}" if diff or comment else (
+            "Zoho already shows every value: nothing written"
+        )  # fmt: skip
+        if refused:
+            what += f"; refused by Zoho: {', '.join(sorted(refused))}"
+        self.ledger.audit(
+            session,
+            ticket_id,
+            "write-back",
+            what,
+            {"fields": diff, "dry_run": dry_run, "comment": comment, "refused": refused or None},
+        )

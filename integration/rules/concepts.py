@@ -16,6 +16,7 @@ Pure: no I/O; the stemmers are plain Python.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -121,6 +122,11 @@ class Stemmer:
 
 
 def end_marker_pattern(markers: Iterable[str]) -> re.Pattern[str] | None:
+    return _end_marker_pattern(tuple(markers))
+
+
+@functools.lru_cache(maxsize=64)  # built once per policy's markers, not once per ticket
+def _end_marker_pattern(markers: tuple[str, ...]) -> re.Pattern[str] | None:
     parts = [
         ".*".join(re.escape(fold(p).strip()) for p in m.split("*")) for m in markers if m.strip()
     ]
