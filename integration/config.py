@@ -398,6 +398,31 @@ class Settings:
         'Slack-compatible incoming webhook for warnings and breaches (JSON {"text": ...})',
     )
 
+    report_dir: str = _setting(
+        "REPORT_DIR",
+        _text,
+        "",
+        "folder where the clock writes the previous month's HTML compliance report on the 1st "
+        "(sla-report-YYYY-MM.html; created if missing; empty: no file)",
+    )
+    report_chat_webhook_url: Secret = _setting(
+        "REPORT_CHAT_WEBHOOK_URL",
+        _secret,
+        "",
+        "Slack-compatible incoming webhook that gets the monthly report's summary on the 1st "
+        "(empty: none; it may be CHAT_WEBHOOK_URL's)",
+    )
+    report_lang: str = _setting(
+        "REPORT_LANG", _choice("es", "en"), "es", "language of the monthly report and summary"
+    )
+    report_hour: int = _setting(
+        "REPORT_HOUR",
+        _int_between(0, 23),
+        "8",
+        "local hour of the 1st (policy time zone) from which the monthly report is sent; a clock "
+        "that was down then sends it when it runs again",
+    )
+
     ready_inbox_max_age_s: int = _setting(
         "READY_INBOX_MAX_AGE_S",
         _int_between(0, 7 * 86400),

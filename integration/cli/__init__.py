@@ -2,7 +2,8 @@
 
 One module per command group, each registering on the `cli` group of `base.py`:
 `service` (run, db, config), `inbox` (worker, inbox, ticket), `sla` (compute, classify,
-overrides), `zoho` (check, webhook) and `status` (one screen for ops). Errors a person can fix
+overrides), `zoho` (check, webhook), `status` (one screen for ops) and `report` (the
+compliance report). Errors a person can fix
 (a bad setting, a bad argument) print one line on stderr and exit 2.
 """
 
@@ -15,7 +16,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from ..config import ConfigError
-from . import inbox, service, sla, status, zoho  # noqa: F401  (each registers its commands)
+from . import inbox, report, service, sla, status, zoho  # noqa: F401  (each registers its commands)
 from .base import UserError, cli
 
 __all__ = ["UserError", "cli", "main"]

@@ -7,6 +7,8 @@
               editions without webhooks).
 - `retention` prune what RETENTION_DAYS no longer keeps (done inbox events, audit rows, the
               observations of tickets closed or deleted and quiet that long).
+- `report`    the monthly compliance report (`integration/report/monthly.py`): the previous
+              month's HTML to REPORT_DIR and a summary to REPORT_CHAT_WEBHOOK_URL, once a month.
 - `scheduler` the process: APScheduler jobs, one active clock (a PostgreSQL advisory lock), a
               heartbeat row.
 """

@@ -116,6 +116,15 @@ class ClockProcess:
         except DBAPIError as exc:
             log.warning("prune skipped, database unavailable (%s)", type(exc.orig).__name__)
 
+    def monthly_report(self) -> None:
+        from ..report.monthly import monthly_report_once
+
+        try:
+            monthly_report_once(self.c)
+            self.succeeded("report")
+        except DBAPIError as exc:
+            log.warning("monthly report skipped, database unavailable (%s)", describe_error(exc))
+
     def succeeded(self, job: str) -> None:
         """The job's last success, a heartbeat row of its own (`/metrics` shows its time)."""
         beat(self.c.sessions, JOB_PREFIX + job, self.owner, self.c.clock())
@@ -154,6 +163,13 @@ class ClockProcess:
         if settings.clock_poll_interval_s > 0:
             scheduler.add_job(
                 self.poll, "interval", seconds=settings.clock_poll_interval_s, id="poll",
+                next_run_time=now,
+            )  # fmt: skip
+        if settings.report_dir or settings.report_chat_webhook_url:
+            from ..report.monthly import CHECK_EVERY_S
+
+            scheduler.add_job(
+                self.monthly_report, "interval", seconds=CHECK_EVERY_S, id="report",
                 next_run_time=now,
             )  # fmt: skip
         return scheduler

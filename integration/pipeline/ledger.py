@@ -36,6 +36,7 @@ from ..rules import (
     vendor_wait_seconds,
 )
 from ..rules.classify import confidence_of
+from ..rules.figures import ticket_figures
 from ..rules.notices import Notice, plan_notices
 from . import claim as queue
 from .fields import (
@@ -489,6 +490,15 @@ class Ledger:
         ticket.vendor_waits = as_json(
             {k: round(v) for k, v in vendor_wait_seconds(history, now).items()}
         )
+        figures = ticket_figures(self.policy, history, deadlines, status)
+        ticket.account_id = figures.account_id[:32]
+        ticket.closed_at = figures.closed_at
+        ticket.response_state = figures.response_state[:16]
+        ticket.resolution_state = figures.resolution_state[:16]
+        ticket.response_business_s = figures.response_business_s
+        ticket.resolution_business_s = figures.resolution_business_s
+        ticket.paused_s = figures.paused_s
+        ticket.eta_changes = figures.eta_changes
         plan = plan_notices(self.policy, history, deadlines, status, now)
         self._notices(session, ticket, plan.due, deadlines, history, now)
         upcoming = [t for t in (status.next_change_at, plan.next_at) if t is not None]

@@ -16,6 +16,7 @@ from integration.pipeline.observe import (
     parse_zoho_time,
 )
 from integration.rules.deadlines import Hold
+from integration.rules.figures import CLOSED_HOLD
 from tests.rules.helpers import POLICY, mx, policy_with
 
 CREATED = mx("2026-11-24 10:00")
@@ -68,6 +69,8 @@ def test_closed_then_reopened_counts_the_closed_time_as_a_hold() -> None:
     )
     assert h.closed_at is None
     assert h.holds == (Hold(mx("2026-11-24 15:00"), mx("2026-11-26 09:00"), "closed"),)
+    # the report's figures tell this stop from a hold by its reason
+    assert h.holds[0].reason == CLOSED_HOLD
 
 
 def test_closed_at_the_end_is_the_closing_time() -> None:
