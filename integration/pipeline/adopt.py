@@ -348,7 +348,7 @@ def adoption_note(
     else:
         used.append("not on hold now")
     text = (
-        "adopted (open before the service tracked it): "
+        "open before the service tracked it: "
         + "; ".join(used)
         + ". Not known: "
         + ", ".join(NOT_KNOWN)
