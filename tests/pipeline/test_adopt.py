@@ -356,3 +356,26 @@ def test_adopt_refuses_a_since_in_the_future(
     assert code == 2 and err == 'error: --since: "2026-12-25" is in the future\n'
     with cli_env.container.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboxEvent)) == 0
+
+
+def test_a_revoked_grant_stops_adopt_with_the_cursor_where_it_was(
+    cli_env: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = cli_env
+    portal = fill_portal(service, 5)
+    assert adopt_json(service, capsys, "--limit", "2")["enqueued"] == 2
+    before = cursors(service)
+    service.desk.refresh_revoked = True  # someone revoked the integration's grant
+    service.desk.expire_tokens()
+    code, _, err = adopt(service, capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("stopped: waiting for Zoho: Zoho re-authorisation required: ")
+    assert cursors(service) == before and len(adopt_events(service)) == 2
+    # Authorised again (a new refresh token in the settings), the walk goes on.
+    service.desk.refresh_revoked = False
+    service.desk.refresh_token = "fake-refresh-2"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOHO_REFRESH_TOKEN", "fake-refresh-2")
+        result = adopt_json(service, capsys)
+    assert result["resumed"] and result["complete"]
+    assert Counter(e.ticket_id for e in adopt_events(service)) == Counter(portal.open)
