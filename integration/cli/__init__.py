@@ -2,9 +2,9 @@
 
 One module per command group, each registering on the `cli` group of `base.py`:
 `service` (run, db, config), `inbox` (worker, inbox, ticket), `sla` (compute, classify,
-overrides), `zoho` (check, webhook), `status` (one screen for ops) and `report` (the
-compliance report). Errors a person can fix
-(a bad setting, a bad argument) print one line on stderr and exit 2.
+overrides), `zoho` (check, webhook, views), `status` (one screen for ops), `report` (the
+compliance report) and `adopt` (the portal's open tickets). Errors a person can fix (a bad
+setting, a bad argument) print one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from ..config import ConfigError
-from . import inbox, report, service, sla, status, zoho  # noqa: F401  (each registers its commands)
+from . import (  # noqa: F401  (each registers its commands)
+    adopt,
+    inbox,
+    report,
+    service,
+    sla,
+    status,
+    zoho,
+)
 from .base import UserError, cli
 
 __all__ = ["UserError", "cli", "main"]

@@ -19,11 +19,14 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from .. import db
 from ..models import InboxEvent
+from ..rules import Classification
 from ..zoho import NotFound, RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
+from .adopt import adoption_note
 from .authenticate import exc_name
 from .fields import only_our_fields_changed
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
+from .ledger import ADOPT_SOURCE
 from .observe import Observation, first_agent_response, observe, parse_zoho_time
 from .step import WAIT_FOR_ZOHO, Step
 from .write import OutboxWriter
@@ -199,9 +202,9 @@ class EventApplier(Step):
             read.gone = True
         # The first reply: from the threads, on a thread event or a polled change (a portal
         # without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
-        if read.fetched is not None and (
-            event.event_type in THREAD_EVENTS or event.source == "poll"
-        ):
+        # An adopted ticket's replies came before the service heard of it: the same.
+        polled = event.source in ("poll", ADOPT_SOURCE)
+        if read.fetched is not None and (event.event_type in THREAD_EVENTS or polled):
             read.threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
         return read
 
@@ -223,10 +226,13 @@ class EventApplier(Step):
             return Outcome("ticket deleted in Zoho: tracking stopped", "done")
         unsigned = payload if event_type not in THREAD_EVENTS else None
         snapshot = fetched if live else unsigned
+        adopted: Classification | None = None
         if ticket is None:
             if snapshot is None:
                 raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
-            ticket, _ = self.ledger.start_tracking(session, ticket_id, snapshot, event)
+            ticket, classified = self.ledger.start_tracking(session, ticket_id, snapshot, event)
+            if event.source == ADOPT_SOURCE:
+                adopted = classified  # None: another worker started tracking it first
 
         observations: list[Observation | None] = []
         if live:
@@ -246,6 +252,8 @@ class EventApplier(Step):
             ticket.first_response_at is None or responded < ticket.first_response_at
         ):
             ticket.first_response_at = responded
+        if adopted is not None and snapshot is not None:
+            self._adopted(session, ticket, snapshot, adopted, responded, threads is not None)
 
         stale = False
         if snapshot is not None:
@@ -270,6 +278,27 @@ class EventApplier(Step):
             reason = f"echo of our own write; {decision}"
         self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
         return Outcome(reason, "done", "stale" if stale else ("echo" if echo else ""))
+
+    def _adopted(
+        self,
+        session: Any,
+        ticket: Any,
+        snapshot: dict[str, Any],
+        classification: Classification,
+        responded: Any,
+        threads_read: bool,
+    ) -> None:
+        """The audit of an adopted ticket: what its deadlines come from, what is not known."""
+        kept = self.c.policy.find_priority(str(snapshot.get("priority") or "")) is not None
+        reason, data = adoption_note(
+            self.c.policy,
+            snapshot,
+            priority=classification.priority,
+            kept=kept,
+            responded=responded,
+            threads_read=threads_read,
+        )
+        self.ledger.audit(session, ticket.ticket_id, "adopted", reason, data)
 
     def _applied(self, event: InboxEvent, decision: str) -> None:
         """One INFO line per applied event: ids and the decision, never the event's body."""

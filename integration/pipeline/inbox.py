@@ -51,6 +51,7 @@ class ParsedEvent:
     modified_time: datetime | None
     body: Any  # the event object, cleaned; a quarantined event's as received (pruned)
     problems: tuple[str, ...] = ()  # why the event is quarantined (none for a valid one)
+    key: str = ""  # a dedupe key of the caller's (adopt: one event per ticket, ever)
 
     @property
     def handled(self) -> bool:
@@ -78,9 +79,12 @@ class ParsedEvent:
     def dedupe_key(self) -> str:
         """Zoho sends no delivery id: orgId, event type, resource id, modifiedTime (or eventTime)
         and a hash of the payload identify an event across redeliveries. A quarantined event is
-        known by a hash of its whole JSON (escaped: its text may not be encodable)."""
+        known by a hash of its whole JSON (escaped: its text may not be encodable). An event
+        given its own `key` is known by it."""
         if self.problem:
             return hashlib.sha256(b"quarantined|" + self.stored_body().encode()).hexdigest()
+        if self.key:
+            return self.key
         content = json.dumps(
             [self.body.get("payload"), self.body.get("prevState")],
             sort_keys=True,

@@ -51,6 +51,7 @@ from .fields import (
 )
 from .observe import OURS, Classified, Observation, build_history, parse_zoho_time
 
+ADOPT_SOURCE = "adopt"  # inbox events of `python -m integration adopt` (pipeline/adopt.py)
 DRY_RUN_COMMENT = "dry-run"  # tickets.comment_id of a comment dry-run "posted"
 SAME_INSTANT = timedelta(milliseconds=1)  # Zoho's times have milliseconds
 
@@ -220,10 +221,13 @@ class Ledger:
         existing = self.policy.find_priority(str(snapshot.get("priority") or ""))
         seen = parse_zoho_time(snapshot.get("modifiedTime")) or event.received_at
         window = timedelta(seconds=self.classify_window_s)
-        if event.event_type != "Ticket_Add" and seen - created > window and existing is not None:
-            # First seen long after its creation (it predates the service): someone already
-            # chose its priority, and the agent wins. A ticket whose Ticket_Add is merely late
-            # (events of other modules may come first) is still classified.
+        predates = event.event_type != "Ticket_Add" and seen - created > window
+        # Adopted (`adopt`: open before the service tracked it), or first seen long after its
+        # creation (it predates the service): someone already chose its priority, and the agent
+        # wins; an adopted ticket keeps it however young. A ticket whose Ticket_Add is merely
+        # late (events of other modules may come first) is still classified, and so is any
+        # ticket without a priority of the policy.
+        if existing is not None and (event.source == ADOPT_SOURCE or predates):
             result = replace(
                 result,
                 priority=existing.key,

@@ -72,6 +72,13 @@ class DeskClient(Protocol):
         once, never paging `from` past the search's offset cap (`ModifiedTickets`)."""
         ...
 
+    def search_created_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Every ticket with since <= createdTime <= until (any status), oldest first, each
+        once, never paging `from` past the search's offset cap (`CreatedTickets`)."""
+        ...
+
     def ticket_fields(self) -> list[dict[str, Any]]: ...
 
     def statuses(self) -> list[dict[str, str]]: ...
@@ -110,13 +117,13 @@ _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 class SearchPage(Protocol):
     """One `/tickets/search` request: tickets in the time ranges (`from,to`; the fake takes
-    both bounds as inclusive, the walk does not depend on the lower one), sorted by `sort_by`
-    ascending, from `offset`, at most `limit`; [] for Zoho's 204."""
+    both bounds as inclusive, the walks do not depend on the lower one; a range of None is not
+    asked), sorted by `sort_by` ascending, from `offset`, at most `limit`; [] for Zoho's 204."""
 
     def __call__(
         self,
         *,
-        modified: tuple[datetime, datetime],
+        modified: tuple[datetime, datetime] | None,
         created: tuple[datetime, datetime] | None,
         sort_by: str,
         offset: int,
@@ -268,6 +275,89 @@ class ModifiedTickets(Iterator[dict[str, Any]]):
             yield ticket
         if read_through is not None:
             self.read_before = max(self.read_before, read_through)
+
+
+class CreatedTickets(Iterator[dict[str, Any]]):
+    """What `search_created_tickets` returns: every ticket with since <= createdTime <= until,
+    oldest first, each once, read lazily page by page (`createdTimeRange`, `sortBy=createdTime`).
+
+    Keyset paging as in `ModifiedTickets`: after a full page the next request starts at the
+    page's last createdTime less a millisecond, with `from` 0. A creation time never changes, so
+    no ticket moves in or out of the walk while it pages (a ticket changed meanwhile is still
+    read once). Only tickets sharing one creation instant are paged by offset; more of them than
+    `from` reaches (a bulk import) cannot be read by this search: the slice is listed in
+    `crowded` (and logged) and the walk goes on past it.
+
+    `requests`: the search requests made so far; `last_created`: the createdTime of the last
+    ticket handed out (every ticket created before it has been handed out, crowded slices aside)."""
+
+    def __init__(
+        self,
+        search: SearchPage,
+        since: datetime,
+        until: datetime,
+        *,
+        page_size: int = SEARCH_LIMIT_MAX,
+        max_offset: int = SEARCH_MAX_OFFSET,
+    ) -> None:
+        if not 1 <= page_size <= SEARCH_LIMIT_MAX:
+            raise ValueError(f"page_size must be 1-{SEARCH_LIMIT_MAX}, got {page_size}")
+        self.search = search
+        self.since = since
+        self.until = until
+        self.page_size = page_size
+        self.max_offset = max_offset
+        self.requests = 0
+        self.last_created: datetime | None = None
+        self.crowded: list[tuple[datetime, datetime]] = []
+        self._seen: set[str] = set()
+        self._items = self._walk()
+
+    def __iter__(self) -> CreatedTickets:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._items)
+
+    def _walk(self) -> Iterator[dict[str, Any]]:
+        low, offset = self.since, 0
+        while low <= self.until:
+            if offset > self.max_offset:  # [low, low + 1 ms] holds more than `from` reaches
+                top = min(low + 2 * _MS, self.until)
+                self.crowded.append((low, top))
+                log.error(
+                    "more tickets than `from` %d reaches were created within %s-%s: Zoho's "
+                    "search cannot page past it, so some of them are not read",
+                    self.max_offset,
+                    zoho_time(low),
+                    zoho_time(top),
+                )
+                if top >= self.until:
+                    return
+                low, offset = top, 0
+                continue
+            self.requests += 1
+            items = self.search(
+                modified=None,
+                created=(low, self.until),
+                sort_by="createdTime",
+                offset=offset,
+                limit=self.page_size,
+            )
+            for ticket in items:
+                key = str(ticket.get("id"))
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+                self.last_created = _instant(ticket, "createdTime") or self.last_created
+                yield ticket
+            if len(items) < self.page_size:
+                return
+            last = _instant(items[-1], "createdTime")
+            if last is not None and last - _MS > low:
+                low, offset = last - _MS, 0
+            else:
+                offset += len(items)
 
 
 def statuses_from_fields(fields: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -535,21 +625,25 @@ class HttpDeskClient:
             self._search_page, since, until, page_size=page_size, max_offset=self.search_max_offset
         )
 
+    def search_created_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> CreatedTickets:
+        return CreatedTickets(
+            self._search_page, since, until, page_size=page_size, max_offset=self.search_max_offset
+        )
+
     def _search_page(
         self,
         *,
-        modified: tuple[datetime, datetime],
+        modified: tuple[datetime, datetime] | None,
         created: tuple[datetime, datetime] | None,
         sort_by: str,
         offset: int,
         limit: int,
     ) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {
-            "modifiedTimeRange": f"{zoho_time(modified[0])},{zoho_time(modified[1])}",
-            "sortBy": sort_by,
-            "from": offset,
-            "limit": limit,
-        }
+        params: dict[str, Any] = {"sortBy": sort_by, "from": offset, "limit": limit}
+        if modified is not None:
+            params["modifiedTimeRange"] = f"{zoho_time(modified[0])},{zoho_time(modified[1])}"
         if created is not None:
             params["createdTimeRange"] = f"{zoho_time(created[0])},{zoho_time(created[1])}"
         data = self.request("GET", "/tickets/search", params=params)

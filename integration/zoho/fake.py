@@ -20,6 +20,7 @@ from ..rules.status import STATUSES
 from .client import (
     SEARCH_LIMIT_MAX,
     SEARCH_MAX_OFFSET,
+    CreatedTickets,
     ModifiedTickets,
     picklist_values,
     statuses_from_fields,
@@ -70,6 +71,7 @@ class Fault:
     method: str = ""  # "" = any
     path_prefix: str = ""  # "" = any API path
     applied: bool = False  # the request takes effect, then the fault is the answer Zoho gives
+    skip: int = 0  # matching requests answered normally first (a failure halfway through a walk)
 
 
 @dataclass
@@ -234,6 +236,9 @@ class FakeDesk:
                     continue
                 if fault.path_prefix and not path.startswith(fault.path_prefix):
                     continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
@@ -443,6 +448,13 @@ class FakeDesk:
             self.search, since, until, page_size=page_size, max_offset=self.search_max_offset
         )
 
+    def search_created_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> CreatedTickets:
+        return CreatedTickets(
+            self.search, since, until, page_size=page_size, max_offset=self.search_max_offset
+        )
+
     def ticket_fields(self) -> list[dict[str, Any]]:
         with self._lock:
             status = {
@@ -576,6 +588,11 @@ class FakeDeskClient:
         self, since: datetime, until: datetime, *, page_size: int = 100
     ) -> ModifiedTickets:
         return self.desk.search_modified_tickets(since, until, page_size=page_size)
+
+    def search_created_tickets(
+        self, since: datetime, until: datetime, *, page_size: int = 100
+    ) -> CreatedTickets:
+        return self.desk.search_created_tickets(since, until, page_size=page_size)
 
     def ticket_fields(self) -> list[dict[str, Any]]:
         return self.desk.ticket_fields()

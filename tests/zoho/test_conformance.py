@@ -152,6 +152,59 @@ def test_search_names_an_instant_it_cannot_reach_and_goes_on(desk_client, desk: 
     assert created[0] <= T0 <= created[1]
 
 
+def test_search_by_creation_reads_every_ticket_created_in_the_window_oldest_first(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 5)
+    desk.create_ticket(subject="too old", createdTime=at(-10))
+    made = [  # whatever their status; changed out of creation order
+        desk.create_ticket(
+            subject=f"t{i}",
+            createdTime=at(i),
+            modifiedTime=at(100 - i),
+            status="Closed" if i % 4 == 0 else "Open",
+            statusType="Closed" if i % 4 == 0 else "Open",
+        )
+        for i in range(25)
+    ]
+    desk.create_ticket(subject="too new", createdTime=at(120))
+    tickets = desk_client.search_created_tickets(T0, T0 + timedelta(minutes=1), page_size=3)
+    found = list(tickets)
+    assert [t["id"] for t in found] == [t["id"] for t in made]  # each once, oldest first
+    assert tickets.last_created == T0 + timedelta(seconds=24) and tickets.crowded == []
+    assert {t["statusType"] for t in found} == {"Open", "Closed"}
+
+
+def test_search_by_creation_pages_tickets_of_one_instant_by_offset(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 4)  # `from` 0, 2 and 4: 6 of one instant reachable
+    crowd = [desk.create_ticket(subject=f"t{i}", createdTime=at(0)) for i in range(5)]
+    after = desk.create_ticket(subject="after", createdTime=at(1))
+    window = (T0, T0 + timedelta(minutes=1))
+    tickets = desk_client.search_created_tickets(*window, page_size=2)
+    found = [t["id"] for t in tickets]
+    assert sorted(found[:5]) == sorted(t["id"] for t in crowd) and found[5:] == [after["id"]]
+    assert tickets.crowded == []
+    later = (T0 + timedelta(minutes=2), T0 + timedelta(minutes=3))
+    assert list(desk_client.search_created_tickets(*later)) == []  # Zoho's 204: nothing
+
+
+def test_search_by_creation_names_an_instant_it_cannot_reach_and_goes_on(
+    desk_client, desk: FakeDesk
+) -> None:  # type: ignore[no-untyped-def]
+    lower_search_cap(desk_client, desk, 4)
+    for i in range(20):  # one bulk import: one creation instant
+        desk.create_ticket(subject=f"t{i}", createdTime=at(0))
+    after = desk.create_ticket(subject="after", createdTime=at(20))
+    tickets = desk_client.search_created_tickets(T0, T0 + timedelta(minutes=1), page_size=3)
+    found = [t["id"] for t in tickets]
+    assert len(found) == len(set(found)) and found[-1] == after["id"]
+    assert 6 <= len(found) < 21  # what `from` reaches of the crowd, then the rest
+    [(low, high)] = tickets.crowded
+    assert low <= T0 <= high
+
+
 def test_fields_statuses_and_myinfo(desk_client, desk: FakeDesk) -> None:  # type: ignore[no-untyped-def]
     names = {f["apiName"] for f in desk_client.ticket_fields()}
     assert {"cf_sla_response_due", "cf_sla_status", "status"} <= names
