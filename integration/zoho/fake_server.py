@@ -117,6 +117,8 @@ def create_fake_app(desk: FakeDesk, signer: WebhookSigner) -> Flask:
         )
         if request.path.startswith("/.well-known"):
             return None
+        if desk.latency_s and request.path.startswith("/api/"):
+            time.sleep(desk.latency_s)
         fault = desk.take_fault(request.method, request.path)
         if fault is None:
             return None
