@@ -17,8 +17,9 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from .. import db
 from ..models import InboxEvent
-from ..zoho import NotFound, RetryableError, TokenEndpointBusy, ZohoError
+from ..zoho import RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
+from .fetch import Fetched, fetch, needs_threads, prefetch
 from .fields import only_our_fields_changed
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
 from .observe import Observation, first_agent_response, observe, parse_zoho_time
@@ -52,13 +53,18 @@ class EventApplier(Step):
         # A batch is applied in the order of the tickets' own times (the log makes any order
         # give the same deadlines; this order just skips fewer stale snapshots).
         events.sort(key=lambda r: (r.modified_time or r.received_at, r.id))
+        fetched: dict[str, Fetched] = {}
+        if self.c.desk is not None and self.executor is not None:
+            fetched = prefetch(self.c.desk, events, self.executor)  # Zoho's reads, concurrently
         for event in events:
-            self.process_one(event)
+            self.process_one(event, fetched.get(event.ticket_id))
         return len(events)
 
-    def process_one(self, event: InboxEvent) -> None:
+    def process_one(self, event: InboxEvent, fetched: Fetched | None = None) -> None:
+        """Apply one event; `fetched`: Zoho's state read for it since it was received (live),
+        else it is read here."""
         try:
-            self.apply(event)
+            self.apply(event, fetched)
         except claim.LeaseLost:
             log.warning("event %s: lease lost to another worker; its work stands", event.id)
         except WAIT_FOR_ZOHO as exc:
@@ -89,13 +95,14 @@ class EventApplier(Step):
         if not ended:  # our lease expired and another worker took the event: roll back ours
             raise claim.LeaseLost(event.id)
 
-    def apply(self, event: InboxEvent) -> None:
-        decision = self._apply(event)
+    def apply(self, event: InboxEvent, prefetched: Fetched | None = None) -> None:
+        decision = self._apply(event, prefetched)
         if decision is not None:
             self._applied(event, decision)
 
-    def _apply(self, event: InboxEvent) -> str | None:
-        """Apply one event; its decision once committed (None: an event type we ignore)."""
+    def _apply(self, event: InboxEvent, prefetched: Fetched | None = None) -> str | None:
+        """Apply one event; its decision once committed (None: an event type we ignore).
+        `prefetched`: Zoho's state fetched for it (live); without it, it is fetched here."""
         body = json.loads(event.body)
         event_type = event.event_type
         if event_type not in HANDLED_EVENTS:
@@ -111,16 +118,12 @@ class EventApplier(Step):
         threads: list[dict[str, Any]] | None = None
         gone = event_type == "Ticket_Delete"
         if live:
-            # Even a Ticket_Delete is checked: a forged one must not stop the tracking.
-            try:
-                fetched = self.c.desk.get_ticket(ticket_id)  # type: ignore[union-attr]
-                gone = False
-            except NotFound:
-                gone = True
-            # The first reply: from the threads, on a thread event or a polled change (a
-            # portal without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
-            if fetched is not None and (event_type in THREAD_EVENTS or event.source == "poll"):
-                threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
+            # Even a Ticket_Delete is checked (a forged one must not stop the tracking); the
+            # threads too on a thread event or a polled change (`fetch.needs_threads`).
+            if prefetched is None:
+                assert self.c.desk is not None
+                prefetched = fetch(self.c.desk, ticket_id, threads=needs_threads(event))
+            fetched, gone, threads = prefetched.for_event(event)
 
         with db.transaction(self.c.sessions) as session:
             ticket = self.ledger.lock(session, ticket_id)
