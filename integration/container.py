@@ -80,6 +80,7 @@ def build_container(
         settings.database_url,
         busy_timeout_ms=settings.db_busy_timeout_ms,
         connect_timeout_s=settings.db_connect_timeout_s,
+        max_overflow=max(5, settings.zoho_max_concurrency),
     )
     container = Container(
         settings=settings, engine=engine, sessions=db.make_session_factory(engine), **overrides

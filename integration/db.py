@@ -29,14 +29,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: int = 3) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: int = 3, max_overflow: int = 5
+) -> Engine:
+    """`max_overflow`: connections beyond the pool's 5 when threads need them at once (the
+    worker's Zoho threads each hold one for a short transaction at a time)."""
     if is_sqlite(url):
         return _sqlite_engine(url, busy_timeout_ms)
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
-        max_overflow=5,
+        max_overflow=max_overflow,
         pool_timeout=connect_timeout_s,
         connect_args={"connect_timeout": connect_timeout_s},
     )

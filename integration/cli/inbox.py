@@ -289,7 +289,8 @@ def replay(ctx: click.Context, delivery: Path, no_process: bool) -> None:
                 select(InboxEvent.id, InboxEvent.ticket_id).where(InboxEvent.id.in_(ids))
             ).all()
         scope = Scope(frozenset(ids), frozenset(t for _, t in stored if t))
-        Worker(container, name="replay", scope=scope).run_until_idle()
+        with Worker(container, name="replay", scope=scope) as worker:
+            worker.run_until_idle()
         with container.sessions() as session:
             results = session.execute(
                 select(

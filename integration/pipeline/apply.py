@@ -20,10 +20,11 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from .. import db
 from ..models import InboxEvent
 from ..rules import Classification
-from ..zoho import NotFound, RetryableError, TokenEndpointBusy, ZohoError
+from ..zoho import RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
 from .adopt import adoption_note
 from .authenticate import exc_name
+from .fetch import Fetched, fetch, needs_threads, prefetch
 from .fields import only_our_fields_changed
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
 from .ledger import ADOPT_SOURCE
@@ -78,23 +79,29 @@ class EventApplier(Step):
         # A batch is applied in the order of the tickets' own times (the log makes any order
         # give the same deadlines; this order just skips fewer stale snapshots).
         events.sort(key=lambda r: (r.modified_time or r.received_at, r.id))
-        if len(events) > 1 and not self.c.live:
+        fetched: dict[str, Fetched] = {}
+        if self.c.desk is not None and self.executor is not None:
+            fetched = prefetch(self.c.desk, events, self.executor)  # Zoho's reads, concurrently
+        if len(events) > 1:
             try:
-                self.apply_batch(events)
+                self.apply_batch(events, fetched)
                 return len(events)
             except Exception as exc:  # one event's problem: each is applied on its own
                 log.info("batch of %d events applied one by one (%s)", len(events), exc_name(exc))
         for event in events:
-            self.process_one(event)
+            self.process_one(event, fetched.get(event.ticket_id))
         return len(events)
 
-    def apply_batch(self, events: list[InboxEvent]) -> None:
+    def apply_batch(
+        self, events: list[InboxEvent], fetched: dict[str, Fetched] | None = None
+    ) -> None:
         """Every event of a claimed batch in one transaction: the tickets' rows read and locked
         in a few set-based statements (`Ledger.begin_batch`), new observations and audit
         entries inserted together, the inbox rows ended by one UPDATE per outcome, and in
         dry-run the decisions "written" at once. Any failure rolls the whole batch back; the
         caller then applies each event on its own, with the per-event handling of failures."""
-        reads = [self._read(event) for event in events]
+        fetched = fetched or {}
+        reads = [self._read(event, fetched.get(event.ticket_id)) for event in events]
         outcomes: list[Outcome] = []
         applied: list[InboxEvent] = []
         later: list[InboxEvent] = []  # not applicable yet: settled on their own afterwards
@@ -140,9 +147,11 @@ class EventApplier(Step):
         for event in later:
             self.process_one(event)
 
-    def process_one(self, event: InboxEvent) -> None:
+    def process_one(self, event: InboxEvent, fetched: Fetched | None = None) -> None:
+        """Apply one event in its own transaction; `fetched`: Zoho's state read for it since it
+        was received (live), else it is read here."""
         try:
-            self.apply(event)
+            self.apply(event, fetched)
         except claim.LeaseLost:
             log.warning("event %s: lease lost to another worker; its work stands", event.id)
         except WAIT_FOR_ZOHO as exc:
@@ -173,39 +182,33 @@ class EventApplier(Step):
         if not ended:  # our lease expired and another worker took the event: roll back ours
             raise claim.LeaseLost(event.id)
 
-    def apply(self, event: InboxEvent) -> None:
-        decision = self._apply(event)
+    def apply(self, event: InboxEvent, fetched: Fetched | None = None) -> None:
+        decision = self._apply(event, fetched)
         if decision is not None:
             self._applied(event, decision)
 
-    def _apply(self, event: InboxEvent) -> str | None:
+    def _apply(self, event: InboxEvent, fetched: Fetched | None = None) -> str | None:
         """Apply one event in its own transaction; its decision once committed (None: an
         event type we ignore)."""
-        read = self._read(event)
+        read = self._read(event, fetched)
         with db.transaction(self.c.sessions) as session:
             outcome = self._apply_in(session, event, read)
             self._finish(session, event, outcome.status, outcome.note)
         return outcome.decision
 
-    def _read(self, event: InboxEvent) -> Read:
-        """What Zoho says of the event's ticket (live), fetched before any transaction."""
-        body = json.loads(event.body)
-        read = Read(body=body)
+    def _read(self, event: InboxEvent, prefetched: Fetched | None = None) -> Read:
+        """What Zoho says of the event's ticket (live): `prefetched` for the batch, or fetched
+        here, before any transaction. Even a Ticket_Delete is checked (a forged one must not
+        stop the tracking); the threads too on a thread event, a polled change or an adopted
+        ticket (`fetch.needs_threads`)."""
+        read = Read(body=json.loads(event.body))
         if event.event_type not in HANDLED_EVENTS or not self.c.live:
             read.gone = event.event_type == "Ticket_Delete"
             return read
-        ticket_id = event.ticket_id
-        # Even a Ticket_Delete is checked: a forged one must not stop the tracking.
-        try:
-            read.fetched = self.c.desk.get_ticket(ticket_id)  # type: ignore[union-attr]
-        except NotFound:
-            read.gone = True
-        # The first reply: from the threads, on a thread event or a polled change (a portal
-        # without webhooks, or a lost Ticket_Thread_Add, tells of replies no other way).
-        # An adopted ticket's replies came before the service heard of it: the same.
-        polled = event.source in ("poll", ADOPT_SOURCE)
-        if read.fetched is not None and (event.event_type in THREAD_EVENTS or polled):
-            read.threads = self.c.desk.list_threads(ticket_id)  # type: ignore[union-attr]
+        if prefetched is None:
+            assert self.c.desk is not None
+            prefetched = fetch(self.c.desk, event.ticket_id, threads=needs_threads(event))
+        read.fetched, read.gone, read.threads = prefetched.for_event(event)
         return read
 
     def _apply_in(self, session: Any, event: InboxEvent, read: Read) -> Outcome:

@@ -19,7 +19,7 @@ from .. import db
 from ..models import Notice
 from . import claim
 from .fields import TAGS
-from .step import ZOHO_FAILURES, Step
+from .step import ZOHO_FAILURES, Step, run_together
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,19 @@ class NoticeSender(Step):
                 order_by=[Notice.available_at, Notice.id],
                 where=self.scoped(Notice),
             )
+        if not self.c.live or self.executor is None:
+            return self._send_all(rows)
+        # A ticket's notices go one after another (their comments keep their order), different
+        # tickets' at once on the worker's threads.
+        by_ticket: dict[str, list[Notice]] = {}
+        for row in rows:
+            by_ticket.setdefault(row.ticket_id, []).append(row)
+        return run_together(
+            self.executor,
+            [lambda group=group: self._send_all(group) for group in by_ticket.values()],
+        )
+
+    def _send_all(self, rows: list[Notice]) -> int:
         for row in rows:
             self.send(row)
         return len(rows)

@@ -9,6 +9,9 @@ can be called again, and counted apart, so that it is bounded too (`WORKER_MAX_W
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +42,37 @@ REAUTH_RECHECK = timedelta(minutes=5)
 WAITING = "waiting for Zoho: "
 
 
+def run_together(executor: Executor | None, tasks: Sequence[Callable[[], int]]) -> int:
+    """Run the tasks on the executor and wait for every one; the sum of their results. The
+    first error is raised once they have all ended (no task outlives the round). Without an
+    executor they run one after another, stopping at an error."""
+    if executor is None or len(tasks) <= 1:
+        return sum(task() for task in tasks)
+    futures = [executor.submit(task) for task in tasks]
+    wait(futures)
+    return sum(future.result() for future in futures)
+
+
+class Budget:
+    """How many more rows the lanes of one round may take (shared by threads)."""
+
+    def __init__(self, rows: int) -> None:
+        self._left = rows
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+    def close(self) -> None:
+        """Nothing more is due: every lane stops after its current row."""
+        with self._lock:
+            self._left = 0
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a worker may touch: some events and their tickets' writes and notices. A replay
@@ -55,6 +89,10 @@ class Scope:
 
 class Step:
     scope: Scope | None = None  # None: every due row
+    # The worker's threads for Zoho calls (ZOHO_MAX_CONCURRENCY of them; live mode only): a
+    # task run there makes its calls one at a time and never waits for another task, so a
+    # thread holding one of the client's slots never waits for a second one.
+    executor: Executor | None = None
 
     def scoped(self, model: type[InboxEvent] | type[OutboxWrite] | type[Notice]) -> list[Any]:
         """The claim's extra conditions for this step's scope (none without one)."""

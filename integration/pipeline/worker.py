@@ -5,6 +5,12 @@ ticket's ledger appends the observations, recomputes the deadlines from the whol
 the decision in the ticket's outbox row), then sends due outbox rows (`write.py`: the difference
 with Zoho's state at send time). Every step is safe to run twice, so a killed worker's rows are
 simply claimed again when its lease expires.
+
+Live, the Zoho calls of a round run on the worker's own threads, ZOHO_MAX_CONCURRENCY of them
+(the client's cap on calls in flight): the batch's reads before its events are applied, the
+writes of different tickets, the notices of different tickets. Each thread works with its own
+database sessions; a ticket's work stays in order (one fetch per ticket and batch, one outbox
+row per ticket under its lease, a ticket's notices in one thread).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import os
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,9 +68,27 @@ class Worker:
         self.applier = EventApplier(container, self.ledger, self.owner)
         self.writer = OutboxWriter(container, self.ledger, self.owner)
         self.notifier = NoticeSender(container, self.ledger, self.owner)
+        # Made once, live only (dry-run calls nothing); shut down by `close` (end of `run`).
+        self.executor: ThreadPoolExecutor | None = None
+        if container.live:
+            self.executor = ThreadPoolExecutor(
+                max_workers=self.settings.zoho_max_concurrency, thread_name_prefix=f"{name}-zoho"
+            )
         for step in (self.applier, self.writer, self.notifier):
             step.scope = scope
+            step.executor = self.executor
         self.applier.writer = self.writer
+
+    def close(self) -> None:
+        """Stop the worker's threads (after the tasks they run)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def process_events(self) -> int:
         return self.applier.process()
@@ -103,6 +128,13 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started (write-back %s)", self.owner, self.settings.write_back_mode)
         try:
+            self._run(stop)
+        finally:
+            self.close()
+        log.info("worker %s stopped", self.owner)
+
+    def _run(self, stop: threading.Event) -> None:
+        try:
             self.writer.adopt_dry_run()
         except DBAPIError as exc:  # the database is down: the next start adopts them
             log.warning("dry-run writes not adopted (%s)", describe_error(exc))
@@ -131,7 +163,6 @@ class Worker:
             if not busy:
                 self.c.work_available.wait(wait)
                 self.c.work_available.clear()
-        log.info("worker %s stopped", self.owner)
 
     def heartbeat(self) -> None:
         """Alive, and how: `status` reads the running worker's write-back mode and the credits

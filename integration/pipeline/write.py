@@ -39,7 +39,7 @@ from .fields import (
 )
 from .ledger import DRY_RUN_COMMENT, as_json
 from .observe import ANSWER, WRITE, observe
-from .step import ZOHO_FAILURES, Step
+from .step import ZOHO_FAILURES, Budget, Step, run_together
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +57,41 @@ class OutboxWriter(Step):
         return timedelta(seconds=max(s.worker_lease_s, longest + LEASE_MARGIN_S))
 
     def process(self) -> int:
-        """One round: up to WORKER_BATCH writes, each claimed on its own. Returns how many."""
+        """One round: up to WORKER_BATCH writes, each claimed on its own just before it is
+        sent. Live, ZOHO_MAX_CONCURRENCY lanes send at once, each claiming and sending one row
+        after another, each row with its own sessions; a ticket has one outbox row, held under
+        its lease, so its writes stay in order. Returns how many."""
+        budget = Budget(self.settings.worker_batch)
+        lanes = 1
+        if self.c.live and self.executor is not None:
+            lanes = min(self.settings.worker_batch, self.settings.zoho_max_concurrency)
+        return run_together(self.executor, [lambda: self._lane(budget)] * lanes)
+
+    def _lane(self, budget: Budget) -> int:
         sent = 0
-        for _ in range(self.settings.worker_batch):
-            now = self.c.clock()
-            with db.transaction(self.c.sessions) as session:
-                rows = claim.claim(
-                    session,
-                    OutboxWrite,
-                    owner=self.owner,
-                    now=now,
-                    lease=self.lease,
-                    limit=1,
-                    order_by=[OutboxWrite.available_at],
-                    where=[claim.no_events_waiting(now), *self.scoped(OutboxWrite)],
-                )
-            if not rows:
+        while budget.take():
+            row = self._claim_next()
+            if row is None:
+                budget.close()
                 break
-            self.send(rows[0])
+            self.send(row)
             sent += 1
         return sent
+
+    def _claim_next(self) -> OutboxWrite | None:
+        now = self.c.clock()
+        with db.transaction(self.c.sessions) as session:
+            rows = claim.claim(
+                session,
+                OutboxWrite,
+                owner=self.owner,
+                now=now,
+                lease=self.lease,
+                limit=1,
+                order_by=[OutboxWrite.available_at],
+                where=[claim.no_events_waiting(now), *self.scoped(OutboxWrite)],
+            )
+        return rows[0] if rows else None
 
     def adopt_dry_run(self) -> int:
         """Write-back went live (credentials added): what dry-run only recorded is written for

@@ -46,6 +46,10 @@ def build_http_client(
     hosts = endpoints_for(settings)
     timeout = (settings.zoho_timeout_connect_s, settings.zoho_timeout_read_s)
     http = requests.Session()
+    # Connections kept per host: at least one per call the cap lets run at once.
+    pool = requests.adapters.HTTPAdapter(pool_maxsize=max(10, settings.zoho_max_concurrency))
+    http.mount("https://", pool)
+    http.mount("http://", pool)
     refresher = OAuthRefresher(
         http,
         hosts.token_url,

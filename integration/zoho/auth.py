@@ -5,6 +5,12 @@ the database and refreshing is single-flight: a thread lock inside a process, an
 (`oauth_tokens.lease_until`) across processes. Whoever holds the lease refreshes; everyone else
 waits for the new token. `invalid_grant`/`invalid_client` put the integration into a visible
 "re-authorisation required" state that stops calls (no retry storm against the token endpoint).
+
+Each process keeps the shared state it last read in memory (`TokenManager.call_state`), so a call
+does not read the database: it is read again when the token is missing or within the margin of its
+expiry, after a 401 (`invalidate`), after this process changed it (refresh, pause, re-authorisation)
+and otherwise at least every `recheck_s` seconds, which bounds how long a flag set by another
+process (re-authorisation required, calls paused for spent credits) goes unseen here.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -311,6 +317,7 @@ class TokenManager:
         margin_s: float = 300.0,
         lease_s: float = 30.0,
         poll_s: float = 0.05,
+        recheck_s: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
         credentials_fingerprint: str = "",
     ) -> None:
@@ -326,6 +333,12 @@ class TokenManager:
         self._fingerprint = credentials_fingerprint
         self._reset_done = not credentials_fingerprint
         self._reset_lock = threading.Lock()
+        self.recheck = timedelta(seconds=recheck_s)
+        # The shared state as last read here: (state, read at, read number). A read that began
+        # before the cached one (a slow reader) never replaces it.
+        self._cache: tuple[TokenState, datetime, int] | None = None
+        self._cache_lock = threading.Lock()
+        self._reads_begun = 0
 
     def _ensure_reset(self) -> None:
         """New credentials configured: forget the old token and re-authorisation flag, once.
@@ -342,10 +355,39 @@ class TokenManager:
             return state.access_token
         return None
 
-    def access_token(self, state: TokenState | None = None) -> str:
-        """A valid token. `state` is the shared state when the caller has just read it."""
+    def _read(self) -> TokenState:
+        """The shared state, read from the store now; it becomes the memory copy."""
+        with self._cache_lock:
+            self._reads_begun += 1
+            number = self._reads_begun
+        read_at = self.clock()
+        state = self.store.read()
+        with self._cache_lock:
+            if self._cache is None or self._cache[2] < number:
+                self._cache = (state, read_at, number)
+        return state
+
+    def _forget(self, token: str | None = None) -> None:
+        """Drop the memory copy (only if it holds `token`, when given): the next call reads."""
+        with self._cache_lock:
+            if self._cache is not None and (token is None or self._cache[0].access_token == token):
+                self._cache = None
+
+    def call_state(self) -> TokenState:
+        """The shared state for a call: the memory copy, read again from the store when there
+        is none or it is `recheck_s` old (or the clock went back)."""
         self._ensure_reset()
-        state = state or self.store.read()
+        cached = self._cache
+        if cached is not None and cached[1] <= self.clock() < cached[1] + self.recheck:
+            return cached[0]
+        return self._read()
+
+    def access_token(self, state: TokenState | None = None) -> str:
+        """A valid token. `state`: the shared state the caller has just taken (`call_state`);
+        by default the memory copy. The store is read only when that copy holds no token valid
+        beyond the margin."""
+        self._ensure_reset()
+        state = state or self.call_state()
         now = self.clock()
         if state.reauth_required:
             raise ReauthorizationRequired(state.reauth_reason)
@@ -355,7 +397,7 @@ class TokenManager:
         with self._lock:  # one refresher per process; the lease makes it one across processes
             deadline = now + self.lease * 2
             while True:
-                state = self.store.read()
+                state = self._read()  # another thread or process may have refreshed meanwhile
                 now = self.clock()
                 if state.reauth_required:
                     raise ReauthorizationRequired(state.reauth_reason)
@@ -370,7 +412,7 @@ class TokenManager:
 
     def _refresh(self) -> str:
         # The lease is ours, but another process may have refreshed just before we took it.
-        token = self._valid(self.store.read(), self.clock())
+        token = self._valid(self._read(), self.clock())
         if token:
             self.store.release(self.owner)
             return token
@@ -379,25 +421,46 @@ class TokenManager:
         except ReauthorizationRequired as exc:
             log.error("Zoho refused the refresh token (%s): re-authorisation required", exc.reason)
             self.store.mark_reauth(exc.reason, self.clock())
+            self._forget()
             raise
         except BaseException:
             self.store.release(self.owner)
             raise
         now = self.clock()
-        self.store.save_token(
-            self.owner, fresh.access_token, now + timedelta(seconds=fresh.expires_in_s), now
-        )
+        expires_at = now + timedelta(seconds=fresh.expires_in_s)
+        self.store.save_token(self.owner, fresh.access_token, expires_at, now)
+        with self._cache_lock:  # what was just saved, without reading it back
+            base = self._cache[0] if self._cache is not None else TokenState()
+            self._reads_begun += 1
+            saved = replace(
+                base,
+                access_token=fresh.access_token,
+                expires_at=expires_at,
+                lease_owner=None,
+                lease_until=None,
+                reauth_required=False,
+                reauth_reason="",
+            )
+            self._cache = (saved, now, self._reads_begun)
         log.info("Zoho access token refreshed (valid %.0f s)", fresh.expires_in_s)
         return fresh.access_token
 
     def invalidate(self, token: str) -> None:
-        """The token was refused (401): forget it, so the next caller refreshes exactly once."""
+        """The token was refused (401): forget it here and in the store, so the next caller
+        reads the store (another process may have refreshed) and refreshes at most once."""
         self._ensure_reset()
+        self._forget(token)
         self.store.invalidate(token)
 
+    def pause_calls(self, until: datetime | None) -> None:
+        """Zoho's daily credits are spent: every call of every process waits until `until`."""
+        self.store.pause_calls(until, self.clock())
+        self._forget()
+
     def state(self) -> TokenState:
+        """The shared state read from the store now (readiness, status, `zoho check`)."""
         self._ensure_reset()
-        return self.store.read()
+        return self._read()
 
     def cached_until(self) -> datetime | None:
         """When the cached access token expires, if one is valid now (so `access_token()` will

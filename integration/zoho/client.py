@@ -514,7 +514,7 @@ class HttpDeskClient:
     def _call_with_fresh_token(
         self, method: str, path: str, params: dict[str, Any] | None, body: Any
     ) -> Any:
-        state = self.tokens.state()  # one read of the shared state per call
+        state = self.tokens.call_state()  # the memory copy; the database only now and then
         if state.calls_paused_until is not None and state.calls_paused_until > self.clock():
             raise CallsPaused(state.calls_paused_until)
         token = self.tokens.access_token(state)
@@ -586,7 +586,7 @@ class HttpDeskClient:
         )
         until = self.clock() + wait
         log.error("Zoho daily API credits spent: pausing every call until %s", until.isoformat())
-        self.tokens.store.pause_calls(until, self.clock())
+        self.tokens.pause_calls(until)
         error.resume_at = until
 
     # ---- operations -------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class FakeDesk:
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.credits_remaining = 75_000
+        self.latency_s = 0.0  # added to every API answer (benchmarks: Zoho's round trip)
         self.search_max_offset = SEARCH_MAX_OFFSET  # `from` above it is refused, as Zoho does
         self._ids = itertools.count(432100000012345001)
         self._lock = threading.RLock()

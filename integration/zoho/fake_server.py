@@ -125,8 +125,9 @@ def create_fake_app(
         )
         if request.path.startswith("/.well-known"):
             return None
-        if latency_s > 0 and request.path.startswith("/api/v1/"):
-            sleep(latency_s)
+        delay = latency_s or desk.latency_s
+        if delay > 0 and request.path.startswith("/api/v1/"):
+            sleep(delay)
         fault = desk.take_fault(request.method, request.path)
         if fault is None:
             return None

@@ -79,7 +79,8 @@ class Service:
         return self.zoho.deliver(self.webhook_url, events, webhook_id=WEBHOOK_ID, **kwargs)
 
     def work(self) -> None:
-        Worker(self.container).run_until_idle()
+        with Worker(self.container) as worker:
+            worker.run_until_idle()
 
     def add(self, **fields: Any) -> dict[str, Any]:
         """An agent/customer creates a ticket in Zoho; Zoho fires Ticket_Add."""
