@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from integration.zoho.fake import FakeDesk
 from integration.zoho.fake_server import event
 from tests.pipeline.conftest import Clock, mx
 
+NOTICE_ID = re.compile(r"ref:sla-notice-\d+")
 CHAOS = os.environ.get("CHAOS", "") not in ("", "0")
 
 
@@ -125,8 +127,10 @@ def zoho_outcome(desk: FakeDesk) -> dict[str, Any]:
         tickets = {
             tid: (t["priority"], dict(t["cf"]), t["dueDate"]) for tid, t in desk.tickets.items()
         }
+        # Notice ids are database ids, allotted in processing order: left out.
         comments = {
-            tid: tuple(sorted(c["content"] for c in found)) for tid, found in desk.comments.items()
+            tid: tuple(sorted(NOTICE_ID.sub("ref:sla-notice-N", c["content"]) for c in found))
+            for tid, found in desk.comments.items()
         }
         explaining = {
             tid: sum(comment_marker(tid) in c["content"] for c in found)
