@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench migrate clean
+.PHONY: install run test lint bench migrate clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: migrate
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Fault injection at the issue's sizes (1,000-event kill -9 run, 10,000 generated requests, ...);
+# `make test` runs the same tests at small sizes. See docs/reliability.md.
+chaos: $(STAMP)
+	CHAOS=1 $(BIN)/python -m pytest tests/reliability -s -ra $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check integration tests bench migrations

@@ -216,9 +216,13 @@ class ConceptMatcher:
         self.concepts = tuple(concepts)
         self._by_key: dict[str, list[tuple[Concept, Term]]] = defaultdict(list)
         self._by_prefix: list[tuple[str, Concept, Term]] = []
+        # Each term's position in the policy: a token's candidates are tried in that order, so
+        # the term shown as evidence does not depend on the order of a set (the hash seed).
+        self._rank: dict[int, int] = {}
         vocabulary: set[str] = set()
         for concept in self.concepts:
             for term in concept.terms:
+                self._rank[id(term)] = len(self._rank)
                 first = term.words[0]
                 for key in first.stems | first.exact:
                     self._by_key[key].append((concept, term))
@@ -297,11 +301,14 @@ class ConceptMatcher:
         return {name: replace(hit, places=frozenset(places[name])) for name, hit in hits.items()}
 
     def _candidates(self, token: _Token) -> Iterator[tuple[Concept, Term]]:
-        for key in token.keys:
-            yield from self._by_key.get(key, ())
+        """The (concept, term) pairs whose first word may be `token`, in policy order."""
+        found = {id(term): (concept, term) for key in token.keys
+                 for concept, term in self._by_key.get(key, ())}  # fmt: skip
         for prefix, concept, term in self._by_prefix:
             if token.word.startswith(prefix):
-                yield concept, term
+                found.setdefault(id(term), (concept, term))
+        for term_id in sorted(found, key=self._rank.__getitem__):
+            yield found[term_id]
 
     def _match_rest(self, term: Term, tokens: list[_Token], start: int) -> int | None:
         """The end of the match of `term` whose first word is tokens[start], or None."""

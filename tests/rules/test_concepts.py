@@ -296,3 +296,36 @@ def test_concepts_of_a_together_rule_must_share_a_sentence() -> None:
     near = Request(subject="Ayuda", description="Quiero una página de promociones.")
     assert classify(POLICY, apart).kind == "standard"
     assert classify(POLICY, near).kind == "operations"
+
+
+EVIDENCE_SCRIPT = """
+import csv, json, sys
+from integration.rules import Request, classify
+from integration.rules.policy import load_policy
+policy = load_policy()
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))
+out = [list(classify(policy, Request(subject=r["subject"], description=r.get("description") or ""))
+            .evidence) for r in rows]
+print(json.dumps(out))
+"""
+
+
+def test_the_evidence_does_not_depend_on_the_hash_seed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The term shown as evidence (in the explaining comment posted on Zoho) is the first term of
+    the policy that matched, whatever the process's hash seed: the kill -9 run of
+    tests/reliability found "mejoras" shown as `"mejoras" (as "mejora")` by one process and as
+    `"mejoras"` by another (a token's stems, a set, were tried in hash order)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "classification" / "tuning.csv"
+    runs = []
+    for seed in ("1", "2"):  # these two showed different evidence before the fix
+        done = subprocess.run(
+            [sys.executable, "-c", EVIDENCE_SCRIPT, str(corpus)],
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        runs.append(done.stdout)
+    assert len(set(runs)) == 1
