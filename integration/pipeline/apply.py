@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from .. import db
@@ -233,6 +233,10 @@ class EventApplier(Step):
         if ticket is None:
             if snapshot is None:
                 raise RetryLater(f"ticket {ticket_id} not known yet (waiting for Ticket_Add)")
+            if event_type != "Ticket_Add" and self._add_waiting(session, event):
+                # Its Ticket_Add is still to be applied (a failed fetch is being retried): it
+                # goes first, so the ticket is classified as if every event came in order.
+                raise RetryLater(f"ticket {ticket_id}: its Ticket_Add is still in the inbox")
             ticket, classified = self.ledger.start_tracking(session, ticket_id, snapshot, event)
             if event.source == ADOPT_SOURCE:
                 adopted = classified  # None: another worker started tracking it first
@@ -281,6 +285,21 @@ class EventApplier(Step):
             reason = f"echo of our own write; {decision}"
         self.ledger.audit(session, ticket_id, event_type, reason, {"event": event.id})
         return Outcome(reason, "done", "stale" if stale else ("echo" if echo else ""))
+
+    def _add_waiting(self, session: Any, event: InboxEvent) -> bool:
+        """Whether the ticket's Ticket_Add is in the inbox, not applied yet (pending, or
+        being applied by another worker)."""
+        waiting = session.scalar(
+            select(InboxEvent.id)
+            .where(
+                InboxEvent.ticket_id == event.ticket_id,
+                InboxEvent.event_type == "Ticket_Add",
+                InboxEvent.status.in_([claim.PENDING, claim.PROCESSING]),
+                InboxEvent.id != event.id,
+            )
+            .limit(1)
+        )
+        return waiting is not None
 
     def _adopted(
         self,

@@ -90,12 +90,15 @@ class FaultyDesk(FakeDesk):
             return fault
 
 
-def run(url: str, desk: FakeDesk, events: list[dict[str, Any]], max_rounds: int) -> int:
+def run(
+    url: str, desk: FakeDesk, events: list[dict[str, Any]], max_rounds: int, **settings: str
+) -> int:
     """Load the events and work until the queue is drained, advancing the clock past each
     backoff; returns the rounds it took."""
     clock = Clock(NOW)
     with FakeZohoServer(desk) as zoho:
-        app = create_app(service_settings(url, zoho.url, desk, **SETTINGS), clock=clock)
+        config = service_settings(url, zoho.url, desk, **{**SETTINGS, **settings})
+        app = create_app(config, clock=clock)
         container = app.extensions["integration"]
         try:
             load(url, events)
@@ -191,16 +194,9 @@ def test_every_event_is_applied_and_no_comment_doubled_under_5xx_429_and_timeout
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a new ticket's priority depends on the order its events are applied in. When "
-    "the fetch for its Ticket_Add fails (a 5xx) and a later event of the ticket is applied "
-    "first, Ledger.start_tracking reads the fetched modifiedTime (the agent's latest edit, hours "
-    "after creation) as 'first seen long after its creation' and keeps the agent's priority, "
-    "where the Ticket_Add applied first classifies the ticket and PATCHes the policy's priority",
-)
+@pytest.mark.parametrize("batch", ["1", "20"])  # each event its own round, or one batch
 def test_a_ticket_add_retried_after_its_later_events_gives_the_same_priority(
-    database_url: str,
+    database_url: str, batch: str
 ) -> None:
     desk, events = portal(5)  # one ticket: "Servicio caído en el VPS", later set Low by an agent
     run(database_url, desk, events, max_rounds=2)
@@ -214,5 +210,5 @@ def test_a_ticket_add_retried_after_its_later_events_gives_the_same_priority(
     desk.inject(
         Fault(status=503, times=2, method="GET", path_prefix=f"/api/v1/tickets/{ticket_id}")
     )
-    run(database_url, desk, events, max_rounds=5)
+    run(database_url, desk, events, max_rounds=5, WORKER_BATCH=batch)
     assert zoho_outcome(desk)["tickets"] == clean
