@@ -1,1 +1,1 @@
-from tests.pipeline.conftest import *  # noqa: F401,F403 (the service fixtures)
+from tests.pipeline.conftest import *  # noqa: F403 (the service fixtures)

@@ -90,6 +90,6 @@ def test_adopt_since_with_a_space_between_date_and_time(
     service: Service, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service.clock.set(mx("2026-11-27 18:30"))
-    code, out, err = run(service, capsys, "adopt", "--dry-run", "--since", "2026-11-20 10:00")
+    code, _, err = run(service, capsys, "adopt", "--dry-run", "--since", "2026-11-20 10:00")
     assert "10:00T00:00" not in err
     assert code == 0, err
