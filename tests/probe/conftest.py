@@ -1,0 +1,1 @@
+from tests.pipeline.conftest import *  # noqa: F403 (the service fixtures)
