@@ -74,7 +74,7 @@ def adopt_command(
         policy = container.policy
         start = None
         if since:
-            text = since if "T" in since else f"{since}T00:00"
+            text = f"{since}T00:00" if len(since.strip()) == 10 else since  # a date: midnight
             start = parse_instant(text, policy.tz, "--since").astimezone(UTC)
             if start > container.clock():
                 raise UserError(f'--since: "{since}" is in the future')

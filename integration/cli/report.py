@@ -9,13 +9,17 @@ from pathlib import Path
 import click
 
 from .base import UserError, cli, container_of
+from .sla import SUPPORTED_YEARS, supported_range
 
 
 def _day(text: str, option: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UserError(f'{option}: "{text}" is not a date (YYYY-MM-DD)') from None
+    if not SUPPORTED_YEARS[0] <= day.year <= SUPPORTED_YEARS[1]:
+        raise UserError(f'{option}: "{text}" is outside the supported range, {supported_range()}')
+    return day
 
 
 @cli.command("report")
@@ -76,6 +80,11 @@ def report_command(
         tz = container.policy.tz
         now = container.clock()
         if month:
+            year = month.split("-")[0].strip()
+            if year.isdigit() and not SUPPORTED_YEARS[0] <= int(year) <= SUPPORTED_YEARS[1]:
+                raise UserError(
+                    f'--month: "{month}" is outside the supported range, {supported_range()}'
+                )
             try:
                 period = month_period(month, tz)
             except ValueError as exc:

@@ -464,7 +464,8 @@ def recompute_command(
                     "policy": policy.revision,
                     "dry_run": dry_run,
                     "checked": checked,
-                    "changed": len(results),
+                    "changed": sum(1 for r in results if not r.error),
+                    "failed": sum(1 for r in results if r.error),
                     "tickets": [
                         {
                             "ticket": r.ticket_id,
@@ -480,6 +481,7 @@ def recompute_command(
                             ],
                             "writes": r.writes,
                             "why": r.reasons,
+                            "error": r.error or None,
                         }
                         for r in results
                     ],
@@ -487,9 +489,16 @@ def recompute_command(
                 ensure_ascii=False,
             )
         )
+        if any(r.error for r in results):
+            ctx.exit(1)
         return
     for r in results:
         number = f" (#{r.ticket_number})" if r.ticket_number else ""
+        if r.error:
+            click.echo(
+                f"ticket {r.ticket_id}{number}: cannot be computed under this policy: {r.error}"
+            )
+            continue
         click.echo(f"ticket {r.ticket_id}{number}: policy {r.old_version or '-'} → {r.new_version}")
         for change in r.changes:
             click.echo(f"  {change.name:<18} {shown(change.old)} → {shown(change.new)}")
@@ -498,7 +507,11 @@ def recompute_command(
         for reason in r.reasons:
             click.echo(f"  why: {reason}")
     outcome = "dry run: nothing written" if dry_run else "queued for write-back"
+    failed = [r for r in results if r.error]
     click.echo(
         f"{checked} open ticket(s) checked under policy {policy.revision}, "
-        f"{len(results)} changed; {outcome}"
+        f"{len(results) - len(failed)} changed; {outcome}"
+        + (f"; {len(failed)} cannot be computed under it (left as they were)" if failed else "")
     )
+    if failed:
+        ctx.exit(1)

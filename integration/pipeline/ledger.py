@@ -461,6 +461,12 @@ class Ledger:
             self.policy, classified, observations, first_response_at=ticket.first_response_at
         )
         now = self.clock()
+        settled = ticket.closed_at is not None and history.closed_at == ticket.closed_at
+        if settled and ticket.policy_version and ticket.policy_version != self.policy.revision:
+            # Closed, and still closed at the same instant: it was settled under the policy of
+            # its time. A later edit (a subject, a tag) under a new policy changes neither its
+            # deadlines in Zoho nor its figures in past reports; reopened, it is computed anew.
+            return f"closed under policy {ticket.policy_version}: its deadlines and figures stand"
         deadlines = compute_deadlines(self.policy, history)
         status = evaluate(history, deadlines, now)
         agent_changed = len(history.priorities) > 1

@@ -118,10 +118,11 @@ class TicketRecompute:
     writes: list[str] = field(default_factory=list)  # Zoho fields the write-back will set
     reasons: list[str] = field(default_factory=list)
     decision: str = ""
+    error: str = ""  # the ticket cannot be computed under this policy (nothing changed)
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes or self.writes)
+        return bool(self.changes or self.writes or self.error)
 
 
 class Recompute:
@@ -166,7 +167,17 @@ class Recompute:
             old_version = ticket.policy_version
             outbox = session.get(OutboxWrite, ticket_id)
             wanted_before = json.loads(outbox.fields) if outbox is not None else {}
-            decision = self.ledger.recompute(session, ticket, None)
+            try:
+                decision = self.ledger.recompute(session, ticket, None)
+            except PolicyError as exc:  # e.g. the policy no longer has the ticket's priority
+                session.rollback()
+                return TicketRecompute(
+                    ticket_id,
+                    ticket.ticket_number,
+                    old_version,
+                    self.policy.revision,
+                    error=str(exc),
+                )
             outbox = session.get(OutboxWrite, ticket_id)
             wanted_after = json.loads(outbox.fields) if outbox is not None else {}
             result = TicketRecompute(

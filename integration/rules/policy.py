@@ -245,6 +245,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise PolicyError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise PolicyError(f"{source}: is a folder, not a policy file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise PolicyError(f"{source}: cannot be read ({reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
     return parse_policy(data, source=text)

@@ -1,1 +1,0 @@
-from tests.pipeline.conftest import *  # noqa: F403 (the service fixtures)
