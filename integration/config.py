@@ -227,6 +227,14 @@ class Settings:
     zoho_max_concurrency: int = _setting(
         "ZOHO_MAX_CONCURRENCY", _int_between(1, 25), "4", "parallel Zoho calls per process"
     )
+    zoho_reuse_read_s: float = _setting(
+        "ZOHO_REUSE_READ_S",
+        _float_between(0, 60),
+        "5",
+        "a write of our own fields may use the ticket as the worker read it from Zoho this "
+        "many seconds before, instead of reading it again (a write that sets the priority "
+        "always reads first; 0: every write reads first)",
+    )
     zoho_max_retries: int = _setting(
         "ZOHO_MAX_RETRIES", _int_between(0, 20), "5", "retries of a retryable Zoho error"
     )

@@ -24,7 +24,7 @@ from ..zoho import RetryableError, TokenEndpointBusy, ZohoError
 from . import claim
 from .adopt import adoption_note
 from .authenticate import exc_name
-from .fetch import Fetched, fetch, needs_threads, prefetch
+from .fetch import Fetched, RecentReads, fetch, needs_threads, prefetch
 from .fields import only_our_fields_changed
 from .inbox import HANDLED_EVENTS, THREAD_EVENTS
 from .ledger import ADOPT_SOURCE
@@ -62,6 +62,7 @@ class Outcome:
 
 class EventApplier(Step):
     writer: OutboxWriter | None = None  # settles dry-run writes within a batch
+    recent: RecentReads | None = None  # the batch's reads, offered to the write step
 
     def process(self) -> int:
         """One round: claim a batch of due events and apply each. Returns how many."""
@@ -82,6 +83,10 @@ class EventApplier(Step):
         fetched: dict[str, Fetched] = {}
         if self.c.desk is not None and self.executor is not None:
             fetched = prefetch(self.c.desk, events, self.executor)  # Zoho's reads, concurrently
+            if self.recent is not None:
+                for ticket_id, read in fetched.items():
+                    if read.ticket is not None and read.error is None:
+                        self.recent.put(ticket_id, read.ticket)
         if len(events) > 1:
             try:
                 self.apply_batch(events, fetched)

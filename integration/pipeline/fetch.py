@@ -13,6 +13,8 @@ applied, and are settled (retried, waited for, quarantined) as if they had fetch
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -81,3 +83,32 @@ def prefetch(
         for ticket_id, threads in wanted.items()
     }
     return {ticket_id: future.result() for ticket_id, future in futures.items()}
+
+
+class RecentReads:
+    """The tickets the worker's apply step just read from Zoho, for its write step: a write of
+    our own fields may compare with that state instead of reading the ticket again (one GET per
+    change instead of two). Each read is used once, and only while younger than `max_age_s`
+    (monotonic time); a write that sets the priority never uses it."""
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self._reads: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, ticket_id: str, ticket: dict[str, Any]) -> None:
+        if self.max_age_s <= 0:
+            return
+        with self._lock:
+            self._reads[ticket_id] = (time.monotonic(), ticket)
+            if len(self._reads) > 10_000:  # never grows without bound
+                oldest = sorted(self._reads, key=lambda k: self._reads[k][0])[:5_000]
+                for key in oldest:
+                    del self._reads[key]
+
+    def take(self, ticket_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._reads.pop(ticket_id, None)
+        if found is None or time.monotonic() - found[0] > self.max_age_s:
+            return None
+        return found[1]

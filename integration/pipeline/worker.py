@@ -30,6 +30,7 @@ from ..db import describe_error
 from ..health import WorkerBeat, beat
 from ..models import InboxEvent, OutboxWrite
 from .apply import EventApplier, RetryLater
+from .fetch import RecentReads
 from .ledger import Ledger
 from .notify import NoticeSender
 from .recompute import announce_policy
@@ -78,6 +79,10 @@ class Worker:
             step.scope = scope
             step.executor = self.executor
         self.applier.writer = self.writer
+        # What apply just read from Zoho, for the write that follows (live only).
+        self.applier.recent = self.writer.recent = (
+            RecentReads(self.settings.zoho_reuse_read_s) if container.live else None
+        )
 
     def close(self) -> None:
         """Stop the worker's threads (after the tasks they run)."""

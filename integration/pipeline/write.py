@@ -28,6 +28,7 @@ from .. import db
 from ..models import OutboxWrite
 from ..zoho import InvalidData
 from . import claim
+from .fetch import RecentReads
 from .fields import (
     changed_fields,
     comment_marker,
@@ -47,6 +48,8 @@ LEASE_MARGIN_S = 60
 
 
 class OutboxWriter(Step):
+    recent: RecentReads | None = None  # tickets the apply step just read (one GET, not two)
+
     @property
     def lease(self) -> timedelta:
         """Longer than one Zoho call can last with every retry the settings allow."""
@@ -148,7 +151,11 @@ class OutboxWriter(Step):
         desk = self.c.desk
         assert desk is not None
         self._renew(row)
-        current = desk.get_ticket(row.ticket_id) or {}
+        current = self.recent.take(row.ticket_id) if self.recent is not None else None
+        if current is not None and "priority" in changed_fields(wanted, current):
+            current = None  # to set the priority: read Zoho first (an agent's choice stands)
+        if current is None:
+            current = desk.get_ticket(row.ticket_id) or {}
         wanted = self._decide_again(row, current) or wanted
         diff = changed_fields(without(wanted, still_refused(wanted, refused)), current)
         while diff:

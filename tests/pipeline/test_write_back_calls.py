@@ -1,10 +1,12 @@
 """What live write-back costs in Zoho calls, and how the calls of a round overlap.
 
 Per event (each figure counted on the fake Zoho Desk):
-- a new ticket: the apply step reads it (GET), the write step reads it again at send time (GET),
-  PATCHes the difference and posts the explaining comment (POST). The comment's marker is only
-  looked for (GET comments) on a retry after an attempt that may have reached Zoho: 0 here.
-- a change that moves our fields: GET (apply) + GET (send time) + PATCH.
+- a new ticket: the apply step reads it (GET); the write sets the priority, so it reads the
+  ticket again at send time (GET: an agent's priority is never overwritten), PATCHes the
+  difference and posts the explaining comment (POST). The comment's marker is only looked for
+  (GET comments) on a retry after an attempt that may have reached Zoho: 0 here.
+- a change that moves only our fields: GET (apply) + PATCH: the write compares with the state
+  apply read moments before (ZOHO_REUSE_READ_S; 0 makes it GET again).
 - the echo of our own write: GET (apply), no PATCH, no comment.
 
 The worker's threads (ZOHO_MAX_CONCURRENCY) run a round's calls at once: the batch's reads, one
@@ -67,7 +69,7 @@ def test_calls_per_event_new_ticket_change_and_echo(capped: Service) -> None:
     mark = len(service.desk.requests)
     service.agent_update(ticket["id"], priority="Urgent")
     service.work()
-    assert calls(service, mark) == {"GET ticket": 2, "PATCH ticket": 1}
+    assert calls(service, mark) == {"GET ticket": 1, "PATCH ticket": 1}
     [*_, patch] = service.desk.writes("PATCH", f"/api/v1/tickets/{ticket['id']}")
     assert "priority" not in patch.body  # the agent's word stands
     assert patch.body["cf"]["cf_sla_resolution_due"] == "2026-11-30T17:00:00.000Z"  # 2 h: 11:00
@@ -135,3 +137,17 @@ def test_the_reads_and_writes_of_a_round_overlap_up_to_the_cap(service: Service)
         assert patch.body["priority"] == "High"
         assert len(service.desk.comments[ticket["id"]]) == 1
     assert calls(service) == {"GET ticket": 16, "PATCH ticket": 8, "POST comments": 8}
+
+
+def test_without_reusing_reads_every_write_reads_zoho_first(
+    database_url: str, clock: Clock
+) -> None:
+    with running_service(database_url, clock, {"ZOHO_REUSE_READ_S": "0"}) as service:
+        service.clock.set(mx("2026-11-27 18:30"))
+        ticket = service.add(subject=SPAM, createdTime=CREATED)
+        service.work()
+        service.clock.set(mx("2026-11-30 09:00"))
+        mark = len(service.desk.requests)
+        service.agent_update(ticket["id"], priority="Urgent")
+        service.work()
+        assert calls(service, mark) == {"GET ticket": 2, "PATCH ticket": 1}

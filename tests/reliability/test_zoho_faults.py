@@ -62,10 +62,19 @@ class FaultyDesk(FakeDesk):
         self.rng = random.Random(seed)
         self.drawn: Counter[str] = Counter()
         self._draw_lock = threading.Lock()
+        # Whatever the draws, each kind of fault happens at least once: the first call times
+        # out, the second gets a 429, the first change is acted on and answered 503.
+        self.forced = [0.42, 0.35]
+        self.change_forced = False
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self._draw_lock:
-            roll = self.rng.random()
+            if method in CHANGES and not self.change_forced:
+                self.change_forced = True
+                self.drawn["503 after acting"] += 1
+                self.drawn["503 after acting on " + method] += 1
+                return Fault(status=503, applied=True)
+            roll = self.forced.pop(0) if self.forced else self.rng.random()
             if roll < 0.30:
                 status = self.rng.choice([500, 502, 503])
                 applied = method in CHANGES and self.rng.random() < 0.5
