@@ -102,10 +102,20 @@ def test_gunicorn_prints_the_same_startup_line_once_and_the_warning(
         ), line
         base = line.split()[2]
         assert requests.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
+        expected = 1 if database_url.startswith("sqlite") else 2
+        deadline = time.monotonic() + 10  # gunicorn spawns its workers one after another
+        while len(children(process.pid)) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        web_processes = len(children(process.pid))
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert "listening on" not in out  # once, by the master, not once per worker
+    if database_url.startswith("sqlite"):  # one writer: one web process, with all the threads
+        assert web_processes == 1
+        assert "note: SQLite: one web process with 2 threads (SQLite has one writer)" in err
+    else:
+        assert web_processes == 2
     warnings = [line for line in err.splitlines() if line.startswith("warning: not ready")]
     assert warnings == [
         "warning: not ready: zoho_auth: ZOHO_REFRESH_TOKEN not set: Zoho credentials are half "
@@ -135,3 +145,18 @@ def test_run_never_logs_the_webhook_token(tmp_path: Path, database_url: str) -> 
         _, err = process.communicate(timeout=30)
     assert "POST /webhooks/zoho-desk?token=*** HTTP" in err
     assert "sup3r-s3cret" not in err and "wrong-guess" not in err
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
