@@ -57,6 +57,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None:
             reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
             item.add_marker(pytest.mark.skip(reason=f"moved wall clock cannot reach: {reason}"))
+        elif item.get_closest_marker("heavy") is not None:
+            # The suite's budget: the heaviest scenarios run once (their instants come from
+            # their own clock; the code paths they drive are also run here by lighter tests).
+            item.add_marker(pytest.mark.skip(reason="heavy: run at the real wall clock only"))
 
 
 @pytest.fixture(autouse=True)

@@ -153,6 +153,7 @@ def tracked(service: Service) -> dict[str, TrackedTicket]:
 # ---- the portal of 250 open tickets, interrupted halfway -----------------------------------
 
 
+@pytest.mark.heavy
 def test_250_open_tickets_interrupted_halfway_and_resumed_are_each_adopted_once(
     cli_env: Service, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -843,6 +843,7 @@ def check_answer(app: Flask, response, before_id: int) -> str:  # type: ignore[n
     return "200 with quarantined" if body["quarantined"] else "200 all stored"
 
 
+@pytest.mark.heavy
 def test_fuzz_any_request_is_answered_without_a_5xx(database_url: str, jwks: JwksServer) -> None:
     # A limit the generated "[[[...]]]" body (10 kB) is over: 413 is part of the figures.
     app = jwt_app(database_url, jwks, mode="jwt+token", WEBHOOK_MAX_BODY_BYTES="8192")

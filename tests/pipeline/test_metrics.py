@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -199,6 +200,7 @@ def test_applied_events_log_ticket_event_and_decision(service: Service, caplog) 
     assert "impresora" not in record.getMessage()  # no message body
 
 
+@pytest.mark.heavy
 def test_counters_of_every_process_add_up_under_prometheus_multiproc_dir(
     database_url: str, tmp_path: Path
 ) -> None:

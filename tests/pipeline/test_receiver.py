@@ -273,6 +273,7 @@ events_like = st.lists(
     )
     | st.binary()
 )
+@pytest.mark.heavy
 def test_generated_bodies_never_get_a_500(database_url: str, body: bytes) -> None:  # type: ignore[no-untyped-def]
     app = token_app(database_url)
     response = app.test_client().post(

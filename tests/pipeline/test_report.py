@@ -150,7 +150,7 @@ def november(service: Service) -> dict[str, str]:
     return m.ids
 
 
-pytestmark = pytest.mark.usefixtures("cli_on_service_database")
+pytestmark = [pytest.mark.usefixtures("cli_on_service_database"), pytest.mark.heavy]
 
 
 def report(service: Service, capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -32,6 +33,8 @@ from integration.config import settings_from_mapping
 from integration.models import InboxEvent
 from tests.pipeline.conftest import ServedApp
 from tests.reliability.scenario import portal, size
+
+pytestmark = pytest.mark.heavy  # see tests/conftest.py: run once, at the real wall clock
 
 REQUESTS = size(500, 10_000)
 SERVED = size(25, 300)  # of which through the served port

@@ -13,12 +13,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from integration.app import create_app
 from integration.pipeline.worker import Worker
 from integration.zoho.fake import FakeDesk, Fault
 from integration.zoho.fake_server import FakeZohoServer
 from tests.pipeline.conftest import Clock, service_settings
 from tests.reliability.scenario import NOW, load, portal, queue_counts, size
+
+pytestmark = pytest.mark.heavy  # see tests/conftest.py: run once, at the real wall clock
 
 EVENTS = size(30, 500)
 EXPIRIES = size(2, 5)
