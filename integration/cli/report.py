@@ -100,6 +100,13 @@ def report_command(
         )
     finally:
         container.dispose()
+    missing = sum(1 for row in report.tickets if not row.response_state)
+    if missing:  # on stderr: the report itself (csv, json, html) stays as it is
+        click.echo(
+            f"note: {missing} ticket(s) of the period have no figures yet (computed before the "
+            "report existed): `python -m integration sla recompute --figures` fills them",
+            err=True,
+        )
     text = {
         "table": lambda: render.render_table(report, lang),
         "csv": lambda: render.render_csv(report),

@@ -408,6 +408,13 @@ def overrides_command(
     "policy_path",
     help="with --dry-run: preview this candidate policy TOML instead of the one in force",
 )
+@click.option(
+    "--figures",
+    "fill_figures",
+    is_flag=True,
+    help="only fill the compliance report's figures of tickets computed before the report "
+    "existed (closed ones too); nothing else changes, nothing is written to Zoho",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.pass_context
 def recompute_command(
@@ -415,6 +422,7 @@ def recompute_command(
     dry_run: bool,
     ticket_id: str | None,
     policy_path: str | None,
+    fill_figures: bool,
     as_json: bool,
 ) -> None:
     """Recompute open tickets under the current policy and calendars, after a policy change.
@@ -426,6 +434,24 @@ def recompute_command(
     from ..pipeline.recompute import Recompute
     from .base import container_of, human_when
 
+    if fill_figures:
+        if dry_run or ticket_id or policy_path:
+            raise UserError("--figures goes alone (it changes no deadline and writes nothing)")
+        container = container_of(ctx)
+        try:
+            filled, failed = Recompute(container).fill_figures()
+        finally:
+            container.dispose()
+        if as_json:
+            click.echo(json.dumps({"filled": filled, "failed": failed}))
+        else:
+            click.echo(
+                f"filled the report figures of {filled} ticket(s)"
+                + (f"; {failed} could not be computed (see the log)" if failed else "")
+            )
+        if failed:
+            ctx.exit(1)
+        return
     candidate = None
     if policy_path:
         if not dry_run:

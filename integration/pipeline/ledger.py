@@ -92,6 +92,18 @@ def _observation(row: TicketObservation) -> Observation:
     )
 
 
+def store_figures(ticket: TrackedTicket, figures: Any) -> None:
+    """The compliance report's figures onto the ticket's row (attribute sets: no statement)."""
+    ticket.account_id = figures.account_id[:32]
+    ticket.closed_at = figures.closed_at
+    ticket.response_state = figures.response_state[:16]
+    ticket.resolution_state = figures.resolution_state[:16]
+    ticket.response_business_s = figures.response_business_s
+    ticket.resolution_business_s = figures.resolution_business_s
+    ticket.paused_s = figures.paused_s
+    ticket.eta_changes = figures.eta_changes
+
+
 def insert_audit() -> Any:
     """A Core INSERT of audit entries (the ORM would insert them one by one to learn their ids;
     nobody needs them)."""
@@ -500,15 +512,7 @@ class Ledger:
         ticket.vendor_waits = as_json(
             {k: round(v) for k, v in vendor_wait_seconds(history, now).items()}
         )
-        figures = ticket_figures(self.policy, history, deadlines, status)
-        ticket.account_id = figures.account_id[:32]
-        ticket.closed_at = figures.closed_at
-        ticket.response_state = figures.response_state[:16]
-        ticket.resolution_state = figures.resolution_state[:16]
-        ticket.response_business_s = figures.response_business_s
-        ticket.resolution_business_s = figures.resolution_business_s
-        ticket.paused_s = figures.paused_s
-        ticket.eta_changes = figures.eta_changes
+        store_figures(ticket, ticket_figures(self.policy, history, deadlines, status))
         plan = plan_notices(self.policy, history, deadlines, status, now)
         self._notices(session, ticket, plan.due, deadlines, history, now)
         upcoming = [t for t in (status.next_change_at, plan.next_at) if t is not None]
@@ -551,6 +555,23 @@ class Ledger:
         return f"{status.status}; queued the decision for write-back" + (
             " with the explaining comment" if comment else ""
         )
+
+    def fill_figures(self, session: Session, ticket: TrackedTicket, policy: Policy) -> None:
+        """The report's figures of a ticket computed before they existed, from its history
+        under `policy` (the one it was computed with): nothing else of the ticket changes, and
+        nothing is written to Zoho."""
+        classified = Classified(
+            ticket.created_at, ticket.classified_priority, ticket.kind, ticket.vendor
+        )
+        history = build_history(
+            policy,
+            classified,
+            self.observations(session, ticket.ticket_id),
+            first_response_at=ticket.first_response_at,
+        )
+        deadlines = compute_deadlines(policy, history)
+        status = evaluate(history, deadlines, self.clock())
+        store_figures(ticket, ticket_figures(policy, history, deadlines, status))
 
     def _record_override(
         self, session: Session, ticket: TrackedTicket, first_change: datetime, agent_priority: str

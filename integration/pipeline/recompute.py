@@ -252,6 +252,34 @@ class Recompute:
         found = diff.reasons(calendar, ticket.priority, first, last)
         return found or [f"policy {result.old_version} → {result.new_version}"]
 
+    def fill_figures(self) -> tuple[int, int]:
+        """The report's figures of every tracked ticket that has none (computed before they
+        existed), closed ones included, each under the policy it was computed with when that
+        was recorded (else the current one). Returns (filled, failed)."""
+        query = (
+            select(TrackedTicket.ticket_id)
+            .where(TrackedTicket.deleted.is_(False), TrackedTicket.response_state == "")
+            .order_by(TrackedTicket.ticket_id)
+        )
+        with db.read_only(self.c.sessions)() as session:
+            ids = list(session.scalars(query))
+        filled = failed = 0
+        for ticket_id in ids:
+            with db.transaction(self.c.sessions) as session:
+                ticket = self.ledger.lock(session, ticket_id)
+                if ticket is None or ticket.response_state:
+                    continue
+                policy = self._older_policy(ticket.policy_version) or self.policy
+                try:
+                    self.ledger.fill_figures(session, ticket, policy)
+                except PolicyError as exc:
+                    log.warning("ticket %s: no figures (%s)", ticket_id, exc)
+                    session.rollback()
+                    failed += 1
+                    continue
+                filled += 1
+        return filled, failed
+
     def _older_policy(self, version: str) -> Policy | None:
         if version not in self._older:
             with db.read_only(self.c.sessions)() as session:

@@ -65,3 +65,45 @@ def test_a_closed_tickets_figures_survive_a_policy_change_and_a_later_edit(
     service.work()
     after = figures(service, capsys, ticket)
     assert after == before
+
+
+def test_figures_missing_on_old_tickets_are_filled_without_touching_anything_else(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ticket computed before the report existed (its figures empty) is announced by the
+    report and filled by `sla recompute --figures`, closed or not, with nothing written."""
+    from integration.models import TrackedTicket
+
+    service.clock.set(mx("2026-11-27 18:30"))
+    ticket = service.add(subject=HIGH, createdTime=FRIDAY_1830)["id"]
+    service.work()
+    service.clock.set(mx("2026-11-30 10:00"))
+    service.agent_reply(ticket)
+    service.work()
+    service.clock.set(mx("2026-11-30 12:00"))
+    service.agent_update(ticket, status="Closed")
+    service.work()
+    before = figures(service, capsys, ticket)
+    with service.container.sessions() as session:  # as a row of the previous schema left it
+        row = session.get(TrackedTicket, ticket)
+        assert row is not None
+        kept = (row.response_due, row.resolution_due, row.sla_status, row.updated_at)
+        row.response_state = row.resolution_state = ""
+        row.response_business_s = row.resolution_business_s = None
+        row.closed_at = None
+        session.commit()
+    patches = len(service.desk.writes("PATCH", f"/api/v1/tickets/{ticket}"))
+
+    capsys.readouterr()
+    assert main(["report", "--month", "2026-11"], clock=service.clock) == 0
+    assert "1 ticket(s) of the period have no figures yet" in capsys.readouterr().err
+    assert main(["sla", "recompute", "--figures"], clock=service.clock) == 0
+    assert "filled the report figures of 1 ticket(s)" in capsys.readouterr().out
+
+    assert figures(service, capsys, ticket) == before
+    with service.container.sessions() as session:
+        row = session.get(TrackedTicket, ticket)
+        assert row is not None
+        assert (row.response_due, row.resolution_due, row.sla_status, row.updated_at) == kept
+    service.work()
+    assert len(service.desk.writes("PATCH", f"/api/v1/tickets/{ticket}")) == patches
