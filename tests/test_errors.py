@@ -123,6 +123,7 @@ def test_a_database_error_never_shows_the_password() -> None:
 
 
 @pytest.mark.parametrize("command", ["worker", "clock"])
+@pytest.mark.real_clock("runs the command in a process of its own")
 def test_worker_and_clock_refuse_an_unmigrated_database_at_once(
     command: str, tmp_path: Path
 ) -> None:
@@ -131,6 +132,7 @@ def test_worker_and_clock_refuse_an_unmigrated_database_at_once(
     assert one_line(result.stderr).startswith("error: database at revision none, code needs ")
 
 
+@pytest.mark.real_clock("runs the command in a process of its own")
 def test_run_names_the_port_in_use(tmp_path: Path, database_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -144,6 +146,7 @@ def test_run_names_the_port_in_use(tmp_path: Path, database_url: str) -> None:
     )
 
 
+@pytest.mark.real_clock("runs the command in a process of its own")
 def test_run_names_a_host_that_does_not_resolve(tmp_path: Path, database_url: str) -> None:
     result = process(tmp_path, "run", DATABASE_URL=database_url, HOST="web.example.invalid")
     assert result.returncode == 2

@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.real_clock("runs the service in a process of its own")
 
 
 def start(tmp_path: Path, database_url: str, **settings: str) -> subprocess.Popen[str]:

@@ -150,7 +150,7 @@ class EventApplier(Step):
             if outcome.decision is not None:
                 self._applied(event, outcome.decision)
         for event in later:
-            self.process_one(event)
+            self.process_one(event, fetched.get(event.ticket_id))
 
     def process_one(self, event: InboxEvent, fetched: Fetched | None = None) -> None:
         """Apply one event in its own transaction; `fetched`: Zoho's state read for it since it
