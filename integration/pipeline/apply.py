@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from .. import db
 from ..models import InboxEvent
 from ..rules import Classification
-from ..zoho import RetryableError, TokenEndpointBusy, ZohoError
+from ..zoho import RetryableError, TokenEndpointBusy, Unauthorized, ZohoError
 from . import claim
 from .adopt import adoption_note
 from .authenticate import exc_name
@@ -161,7 +161,9 @@ class EventApplier(Step):
             log.warning("event %s: lease lost to another worker; its work stands", event.id)
         except WAIT_FOR_ZOHO as exc:
             self.wait(event, exc)
-        except (RetryLater, RetryableError, TokenEndpointBusy, IntegrityError) as exc:
+        except (RetryLater, RetryableError, TokenEndpointBusy, Unauthorized, IntegrityError) as exc:
+            # Unauthorized: the token refused again right after a refresh (an authentication
+            # race between processes): retried, never a reason to quarantine the event.
             self.settle(event, error=f"{type(exc).__name__}: {exc}")
         except OperationalError as exc:  # the database went away mid-event: try again later
             self.settle(event, error=f"database unavailable: {db.describe_error(exc)}")

@@ -26,6 +26,7 @@ from ..zoho import (
     ReauthorizationRequired,
     RetryableError,
     TokenEndpointBusy,
+    Unauthorized,
     ZohoError,
 )
 from . import claim
@@ -135,7 +136,9 @@ class Step:
         elif isinstance(exc, NotFound):
             self.settle(row, error="ticket no longer exists in Zoho", final="cancelled")
             self.ticket_gone(row.ticket_id)
-        elif isinstance(exc, RetryableError | TokenEndpointBusy):
+        elif isinstance(exc, RetryableError | TokenEndpointBusy | Unauthorized):
+            # Unauthorized: refused again just after a refresh (another process's refresh, a
+            # token expired in between): an authentication race, retried, never final.
             self.settle(row, error=str(exc))
         else:
             self.settle(row, error=str(exc), final="failed")

@@ -36,6 +36,7 @@ class ExpiringDesk(FakeDesk):
         self.fetches = 0
         self.expire_on = expire_on
         self.expired = 0
+        self.expired_at_fetch: list[int] = []
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
         with self._lock:
@@ -43,6 +44,7 @@ class ExpiringDesk(FakeDesk):
             if self.fetches in self.expire_on:
                 self.expire_tokens()
                 self.expired += 1
+                self.expired_at_fetch.append(self.fetches)
         return super().get_ticket(ticket_id)
 
 
@@ -51,8 +53,9 @@ def test_a_token_expiring_mid_run_under_concurrent_workers_is_refreshed_once(
 ) -> None:
     desk, events = portal(EVENTS)
     desk.__class__ = ExpiringDesk
-    # Each event fetches its ticket at least once: the expiries fall within the run.
-    step = EVENTS // (EXPIRIES + 1)
+    # The batched worker fetches a ticket once per batch, and a write of our own fields reuses
+    # that read: the expiries fall within the first third of the run's fetches.
+    step = max(2, EVENTS // (3 * (EXPIRIES + 1)))
     desk.arm({step * (n + 1) for n in range(EXPIRIES)})
     # Every ticket fetch takes 30 ms: the workers' calls overlap, several in flight at an expiry.
     desk.inject(Fault(status=200, delay_s=0.03, times=10**6, method="GET", path_prefix="/api/v1/"))
@@ -97,4 +100,5 @@ def test_a_token_expiring_mid_run_under_concurrent_workers_is_refreshed_once(
     assert errors == []
     assert desk.expired == EXPIRIES
     assert queue_counts(database_url)["events"] == {"done": EVENTS}
+    assert desk.expired_at_fetch[-1] < desk.fetches  # every expiry met later calls
     assert desk.token_calls == 1 + EXPIRIES  # the first token, then one refresh per expiry
