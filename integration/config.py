@@ -481,18 +481,24 @@ class Settings:
     )
 
     @property
-    def zoho_credentials_missing(self) -> list[str]:
-        """The Zoho credentials not set when some OAuth credential is: a half-configured live
-        mode. (ZOHO_ORG_ID alone is dry-run with Zoho's signed webhooks: the JWT needs it.)"""
+    def zoho_credentials_unset(self) -> list[str]:
+        """The four Zoho credentials that are not set, in their documented order."""
         given = {
             "ZOHO_ORG_ID": bool(self.zoho_org_id),
             "ZOHO_CLIENT_ID": bool(self.zoho_client_id),
             "ZOHO_CLIENT_SECRET": bool(self.zoho_client_secret),
             "ZOHO_REFRESH_TOKEN": bool(self.zoho_refresh_token),
         }
-        if not any(present for name, present in given.items() if name != "ZOHO_ORG_ID"):
-            return []
         return [name for name, present in given.items() if not present]
+
+    @property
+    def zoho_credentials_missing(self) -> list[str]:
+        """The Zoho credentials not set when some OAuth credential is: a half-configured live
+        mode. (ZOHO_ORG_ID alone is dry-run with Zoho's signed webhooks: the JWT needs it.)"""
+        unset = self.zoho_credentials_unset
+        if {"ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"} <= set(unset):
+            return []
+        return unset
 
     @property
     def webhook_auth_missing(self) -> list[str]:

@@ -57,16 +57,7 @@ def adopt_command(
     container = container_of(ctx)
     try:
         if container.desk is None:
-            missing = [
-                name
-                for name, value in (
-                    ("ZOHO_ORG_ID", settings.zoho_org_id),
-                    ("ZOHO_CLIENT_ID", settings.zoho_client_id),
-                    ("ZOHO_CLIENT_SECRET", settings.zoho_client_secret),
-                    ("ZOHO_REFRESH_TOKEN", settings.zoho_refresh_token),
-                )
-                if not value
-            ]
+            missing = settings.zoho_credentials_unset
             raise UserError(
                 "adopt reads the portal's tickets and needs Zoho credentials (write-back is "
                 f"dry-run): set {', '.join(missing)} (see config.example.env)"

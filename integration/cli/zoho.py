@@ -66,16 +66,7 @@ def run_checks(
     from ..zoho import ReauthorizationRequired, ZohoError
 
     checks: list[Check] = []
-    missing = [
-        name
-        for name, value in (
-            ("ZOHO_ORG_ID", settings.zoho_org_id),
-            ("ZOHO_CLIENT_ID", settings.zoho_client_id),
-            ("ZOHO_CLIENT_SECRET", settings.zoho_client_secret),
-            ("ZOHO_REFRESH_TOKEN", settings.zoho_refresh_token),
-        )
-        if not value
-    ]
+    missing = settings.zoho_credentials_unset
     if missing:
         return [Check("missing", "credentials", "set " + ", ".join(missing))]
     checks.append(Check("ok", "credentials", "org id, client id, secret and refresh token set"))
